@@ -1,0 +1,3 @@
+from mockknock.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""The ``mockknock`` command: ``serve`` (and the commands later issues add)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mockknock import __version__
+from mockknock.config import DEFAULT_PORT, Settings
+from mockknock.console import Console
+from mockknock.errors import ConfigError, MockKnockError, ScenarioError
+from mockknock.server import MockKnockServer
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+SERVE_HELP = """\
+Run a local Knock: the API at http://HOST:PORT/v1 and signed webhooks to your endpoints.
+Every option can also be set as an environment variable, MOCKKNOCK_<OPTION> (e.g. MOCKKNOCK_PORT=4000,
+MOCKKNOCK_WEBHOOK_URLS="http://a/hook http://b/hook"); flags win over variables.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mockknock", description="A local mock of Knock (knock.app).")
+    parser.add_argument("--version", action="version", version=f"mockknock {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the mock Knock API and send webhooks", description=SERVE_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--webhook-url", dest="webhook_urls", action="append", metavar="URL[|EVENTS]",
+                       help="send webhooks here; repeatable. Add |message.bounced,message.* to receive only "
+                            "those event types. Default: the built-in sink, printed to this terminal")
+    serve.add_argument("--signing-secret", help="secret for x-knock-signature (default: generated and printed)")
+    serve.add_argument("--speed", type=float,
+                       help="simulated seconds per real second for every delay and retry wait (default 1; "
+                            "60 = a simulated minute per second)")
+    serve.add_argument("--virtual-clock", action="store_const", const=True, default=None,
+                       help="jump simulated time to the next due event whenever nothing is in flight")
+    serve.add_argument("--seed", type=int, help="seed for every id, fake value and random choice")
+    serve.add_argument("--scenario", metavar="FILE", help="scenario YAML (default: the bundled default scenario)")
+    serve.add_argument("--environment-id", help="value of the x-knock-environment-id header")
+    serve.add_argument("--max-attempts", type=int, help="delivery attempts per webhook (default 8)")
+    serve.add_argument("--retry-base", dest="base_us", metavar="DURATION",
+                       help="simulated wait before the first retry, doubling after (default 10s)")
+    serve.add_argument("--retry-cap", dest="cap_us", metavar="DURATION",
+                       help="longest simulated wait between retries (default 15m)")
+    serve.add_argument("--retry-jitter", dest="jitter", type=float, help="+/- fraction of each wait (default 0.2)")
+    serve.add_argument("--delivery-timeout", dest="timeout_s", metavar="DURATION",
+                       help="real time to wait for your endpoint's answer before retrying (default 10s)")
+    serve.add_argument("--no-validate-webhooks", dest="validate_webhooks", action="store_const", const=False,
+                       default=None, help="skip validating each webhook body against its schema (load tests only)")
+    serve.add_argument("--access-log", action="store_const", const=True, default=None,
+                       help="log every API request (costs a third of throughput)")
+    serve.add_argument("--quiet", action="store_const", const=True, default=None,
+                       help="do not print sink deliveries")
+    return parser
+
+
+def banner(server: MockKnockServer) -> list[str]:
+    sim = server.simulation
+    endpoints = sim.delivery.endpoints
+    lines = [
+        f"mockknock {__version__}: Knock's API at {server.url}/v1 (any sk_ key is accepted)",
+        f"  scenario  {sim.scenario.name}: {sim.scenario.description}".rstrip(": "),
+        f"  seed      {sim.seed}   clock {sim.clock.mode}"
+        + (f" x{server.settings.speed:g}" if sim.clock.mode == "scaled" else ""),
+        "  point your SDK at it:",
+        f"    export KNOCK_BASE_URL={server.url} KNOCK_API_KEY=sk_test_mockknock",
+        f"    Python  Knock(api_key='sk_test_mockknock', base_url='{server.url}')",
+        f"    Node    new Knock({{ apiKey: 'sk_test_mockknock', baseURL: '{server.url}' }})",
+    ]
+    for endpoint in endpoints:
+        where = "built-in sink (printed below)" if endpoint.url == server.sink_url else endpoint.url
+        only = "" if endpoint.events == ("*",) else f" (only {', '.join(endpoint.events)})"
+        lines.append(f"  webhooks  -> {where}{only}")
+    secret_note = " (generated; pass --signing-secret to fix it)" if sim.secret_generated else ""
+    lines.append(f"  signing secret  {sim.secret}{secret_note}")
+    lines.append(f"  retries   {sim.delivery.policy.describe()}")
+    lines.append(f"  control   {server.url}/__mockknock   (Ctrl-C stops)")
+    return lines
+
+
+async def _serve(settings: Settings, console: Console) -> int:
+    server = MockKnockServer(settings, console=console)
+    await server.start()
+    for line in banner(server):
+        console.line(line)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    return EXIT_OK
+
+
+def settings_from(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
+    return Settings.resolve(env, flags)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environment = os.environ if env is None else env
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "serve":
+            settings = settings_from(args, environment)
+            return asyncio.run(_serve(settings, Console(quiet=bool(settings.quiet))))
+    except (ConfigError, ScenarioError) as exc:
+        print(f"mockknock: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MockKnockError as exc:
+        print(f"mockknock: {exc}", file=sys.stderr)
+        return 1
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE

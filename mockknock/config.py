@@ -1,0 +1,187 @@
+"""The one frozen Settings object: defaults, overridden by MOCKKNOCK_* variables, overridden by flags.
+
+Nothing reads the environment at import time; ``Settings.resolve`` is handed the environment and the
+flags explicitly, so tests and the pytest plugin build Settings without touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mockknock.duration import DurationError, format_duration, parse_duration
+from mockknock.errors import ConfigError
+from mockknock.model import EventType
+
+DEFAULT_PORT = 3737
+DEFAULT_ENVIRONMENT_ID = "0b1a7f4e-6d5c-4b3a-9e8f-7d6c5b4a3f2e"
+# Knock documents a 10 MB limit on `data`; the whole body may be a little larger than its data.
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024 + 64 * 1024
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A webhook endpoint and the event types it receives (glob patterns such as ``message.*``)."""
+
+    url: str
+    events: tuple[str, ...] = ("*",)
+
+    def wants(self, event_type: EventType) -> bool:
+        return any(fnmatch.fnmatchcase(event_type.value, pattern) for pattern in self.events)
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """``URL`` or ``URL|message.sent,message.bounced`` (``|`` cannot appear unescaped in a URL)."""
+        url, _, filters = text.partition("|")
+        url = url.strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"webhook URL {url!r} must be an absolute http(s) URL, e.g. http://127.0.0.1:8000/webhooks/knock"
+            )
+        events = tuple(p.strip() for p in filters.split(",") if p.strip()) or ("*",)
+        known = [e.value for e in EventType]
+        for pattern in events:
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in known):
+                raise ConfigError(
+                    f"event filter {pattern!r} on {url} matches no Knock event type; "
+                    f"use names such as message.sent or globs such as message.*"
+                )
+        return cls(url, events)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed webhook deliveries are retried.
+
+    Knock documents 8 attempts but no schedule; the default, 10s doubling to at most 15m with 20%
+    jitter, spends its 8 attempts over about 21 minutes, in line with the 30-minute window Knock
+    documents for provider retries. It is our assumption, so every number is configurable.
+    """
+
+    max_attempts: int = 8
+    base_us: int = 10_000_000
+    factor: float = 2.0
+    cap_us: int = 15 * 60_000_000
+    jitter: float = 0.2
+    timeout_s: float = 10.0
+
+    def delay_before(self, attempt: int, unit_random: float) -> int:
+        """Simulated microseconds to wait before ``attempt`` (2 for the first retry); unit_random in [0, 1)."""
+        raw = min(self.base_us * self.factor ** (attempt - 2), self.cap_us)
+        spread = 1 + self.jitter * (2 * unit_random - 1)
+        return max(0, round(raw * spread))
+
+    def describe(self) -> str:
+        return (
+            f"{self.max_attempts} attempts, waits {format_duration(self.base_us)} x{self.factor:g} "
+            f"up to {format_duration(self.cap_us)} (+/-{self.jitter:.0%}), {self.timeout_s:g}s timeout"
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    webhook_urls: tuple[Endpoint, ...] = ()
+    signing_secret: str | None = None
+    speed: float = 1.0
+    virtual_clock: bool = False
+    seed: int | None = None
+    scenario: Path | None = None
+    environment_id: str = DEFAULT_ENVIRONMENT_ID
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    validate_webhooks: bool = True
+    access_log: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    delivery_concurrency: int = 64
+    delivery_log_size: int = 10_000
+    quiet: bool = False
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
+        """Defaults < ``MOCKKNOCK_<NAME>`` variables < flags whose value is not None."""
+        values: dict[str, Any] = {}
+        for name, parse in _PARSERS.items():
+            raw = env.get(f"MOCKKNOCK_{name.upper()}")
+            if raw is not None and raw != "":
+                values[name] = _parse_source(name, raw, parse, f"MOCKKNOCK_{name.upper()}")
+        for name, raw in flags.items():
+            if raw is None or name not in _PARSERS:
+                continue
+            if isinstance(raw, str | list | tuple):
+                values[name] = _parse_source(name, raw, _PARSERS[name], f"--{name.replace('_', '-')}")
+            else:
+                values[name] = raw
+        retry_fields = {f.name for f in dataclasses.fields(RetryPolicy)}
+        retry_values = {k: values.pop(k) for k in list(values) if k in retry_fields}
+        if retry_values:
+            values["retry"] = dataclasses.replace(RetryPolicy(), **retry_values)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0-65535, got {self.port}")
+        if self.speed <= 0:
+            raise ConfigError(f"speed must be above 0 (1 = real time, 60 = a minute per second), got {self.speed}")
+        if self.retry.max_attempts < 1:
+            raise ConfigError(f"max attempts must be at least 1, got {self.retry.max_attempts}")
+        if self.delivery_concurrency < 1:
+            raise ConfigError(f"delivery concurrency must be at least 1, got {self.delivery_concurrency}")
+        if self.scenario is not None and not self.scenario.is_file():
+            raise ConfigError(f"scenario file {self.scenario} does not exist")
+
+
+def _parse_source(name: str, raw: Any, parse: Callable[[Any], Any], where: str) -> Any:
+    try:
+        return parse(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except (ValueError, DurationError) as exc:
+        raise ConfigError(f"{where}={raw!r} is not valid: {exc}") from None
+
+
+def _bool(raw: str) -> bool:
+    lowered = str(raw).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _endpoints(raw: str | Sequence[str]) -> tuple[Endpoint, ...]:
+    # In the environment several URLs are separated by spaces or newlines.
+    items = raw.split() if isinstance(raw, str) else list(raw)
+    return tuple(Endpoint.parse(item) for item in items)
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "host": str,
+    "port": int,
+    "webhook_urls": _endpoints,
+    "signing_secret": str,
+    "speed": float,
+    "virtual_clock": _bool,
+    "seed": int,
+    "scenario": Path,
+    "environment_id": str,
+    "max_attempts": int,
+    "base_us": parse_duration,
+    "cap_us": parse_duration,
+    "jitter": float,
+    "timeout_s": lambda raw: parse_duration(raw) / 1_000_000,
+    "validate_webhooks": _bool,
+    "access_log": _bool,
+    "max_body_bytes": int,
+    "delivery_concurrency": int,
+    "delivery_log_size": int,
+    "quiet": _bool,
+}

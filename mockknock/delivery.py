@@ -1,0 +1,140 @@
+"""The only outbound network code: signs each event, POSTs it to every endpoint that wants it, retries.
+
+One shared ClientSession (keep-alive) serves every endpoint. Each (event, endpoint) pair gets up to
+``max_attempts`` attempts; any non-2xx answer or a timeout or connection error is retried after the
+policy's backoff, measured on the simulation clock (so ``--speed`` and the virtual clock scale it).
+Every attempt is signed afresh with the real wall-clock time and recorded in the delivery log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from mockknock import signing
+from mockknock.clock import Clock
+from mockknock.config import Endpoint, RetryPolicy
+from mockknock.model import DeliveryAttempt, Event
+from mockknock.randomness import Randomness
+from mockknock.store import Store
+
+_log = logging.getLogger("mockknock.delivery")
+AttemptListener = Callable[[Event, DeliveryAttempt], None]
+
+
+class Delivery:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        randomness: Randomness,
+        policy: RetryPolicy,
+        secret: str,
+        environment_id: str,
+        concurrency: int,
+        user_agent: str,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._jitter = randomness.stream("delivery-jitter")
+        self.policy = policy
+        self._secret = secret
+        self._environment_id = environment_id
+        self._concurrency = concurrency
+        self._user_agent = user_agent
+        self.endpoints: tuple[Endpoint, ...] = ()
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.listeners: list[AttemptListener] = []
+
+    async def start(self, endpoints: tuple[Endpoint, ...]) -> None:
+        self.endpoints = endpoints
+        connector = aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
+            headers={"user-agent": self._user_agent},
+            # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def reset(self, randomness: Randomness) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self._jitter = randomness.stream("delivery-jitter")
+
+    def enqueue(self, event: Event) -> None:
+        for endpoint in self.endpoints:
+            if endpoint.wants(event.type):
+                task = asyncio.get_running_loop().create_task(self._deliver(event, endpoint))
+                self._tasks.add(task)
+                self._idle.clear()
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def until_idle(self) -> None:
+        await self._idle.wait()
+
+    async def _deliver(self, event: Event, endpoint: Endpoint) -> None:
+        max_attempts = self.policy.max_attempts
+        for attempt in range(1, max_attempts + 1):
+            record = await self._attempt(event, endpoint, attempt, final=attempt == max_attempts)
+            if record.ok:
+                return
+            if attempt < max_attempts:
+                await self._clock.sleep(self.policy.delay_before(attempt + 1, self._jitter.random()))
+        _log.warning("gave up on %s to %s after %d attempts", event.type.value, endpoint.url, max_attempts)
+
+    async def _attempt(self, event: Event, endpoint: Endpoint, attempt: int, final: bool) -> DeliveryAttempt:
+        assert self._session is not None, "Delivery.start() was not called"
+        wall_ms = time.time_ns() // 1_000_000
+        headers = {
+            "content-type": "application/json",
+            "x-knock-event": event.type.value,
+            "x-knock-environment-id": self._environment_id,
+            signing.HEADER: signing.sign(event.body, self._secret, wall_ms),
+        }
+        status: int | None = None
+        error: str | None = None
+        started = time.perf_counter()
+        with self._clock.busy():
+            try:
+                async with self._session.post(endpoint.url, data=event.body, headers=headers,
+                                              allow_redirects=False) as response:
+                    status = response.status
+                    await response.read()
+            except TimeoutError:
+                error = f"timed out after {self.policy.timeout_s:g}s"
+            except aiohttp.ClientError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+        latency_ms = (time.perf_counter() - started) * 1000
+        ok = status is not None and 200 <= status < 300
+        record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, wall_ms, status, error, latency_ms,
+                                 final=ok or final)
+        self._store.record_attempt(record)
+        for listener in self.listeners:
+            listener(event, record)
+        return record

@@ -1,0 +1,52 @@
+"""Human durations (``500ms``, ``2s``, ``1m30s``, ``1h``, ``1d``) to integer microseconds and back."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS_US = {
+    "us": 1,
+    "ms": 1_000,
+    "s": 1_000_000,
+    "m": 60_000_000,
+    "h": 3_600_000_000,
+    "d": 86_400_000_000,
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h|d)")
+_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:us|ms|s|m|h|d))+")
+
+EXAMPLES = "500ms, 2s, 1m30s, 1h, 1.5d"
+
+
+class DurationError(ValueError):
+    pass
+
+
+def parse_duration(text: str | int | float) -> int:
+    """Microseconds in ``text``; a bare number means seconds. Raises DurationError naming the problem."""
+    if isinstance(text, bool):
+        raise DurationError(f"expected a duration such as {EXAMPLES}, got a boolean")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise DurationError(f"a duration cannot be negative, got {text}")
+        return round(text * 1_000_000)
+    cleaned = text.strip().replace(" ", "")
+    if cleaned.startswith("-"):
+        raise DurationError(f"a duration cannot be negative, got {text!r}")
+    if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
+        return round(float(cleaned) * 1_000_000)
+    if not _WHOLE.fullmatch(cleaned):
+        raise DurationError(f"{text!r} is not a duration; write it like {EXAMPLES}")
+    return sum(round(float(n) * _UNITS_US[u]) for n, u in _PART.findall(cleaned))
+
+
+def format_duration(us: int) -> str:
+    if us == 0:
+        return "0s"
+    parts = []
+    for unit in ("d", "h", "m", "s", "ms", "us"):
+        size = _UNITS_US[unit]
+        if us >= size:
+            count, us = divmod(us, size)
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

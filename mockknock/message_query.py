@@ -1,0 +1,154 @@
+"""``GET /v1/messages``: Knock's filters and its cursor pagination over the stored messages.
+
+Newest first, ``page_size`` 1-50 (default 50), opaque ``after``/``before`` cursors; the list envelope
+is ``{"items": [...], "page_info": {"__typename": "PageInfo", "after", "before", "page_size"}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mockknock.errors import FieldError, invalid_params
+from mockknock.model import Message
+
+MAX_PAGE_SIZE = 50
+Params = Mapping[str, Sequence[str]]
+Predicate = Callable[[Message], bool]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Message]
+    after: str | None
+    before: str | None
+    page_size: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "items": [m.to_wire() for m in self.items],
+            "page_info": {
+                "__typename": "PageInfo",
+                "after": self.after,
+                "before": self.before,
+                "page_size": self.page_size,
+            },
+        }
+
+
+def _values(params: Params, name: str) -> list[str]:
+    """Both ``status=a`` and the SDKs' bracket form ``status[]=a&status[]=b``."""
+    return [*params.get(name, ()), *params.get(f"{name}[]", ())]
+
+
+def _one(params: Params, name: str) -> str | None:
+    values = _values(params, name)
+    return values[-1] if values else None
+
+
+def encode_cursor(message_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"id": message_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, name: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)["id"]
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise invalid_params([FieldError(name, "is not a cursor this API returned; pass page_info.after or "
+                                               "page_info.before from a previous page")]) from None
+
+
+def _timestamp(params: Params, name: str, problems: list[FieldError]) -> int | None:
+    text = _one(params, name)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        problems.append(FieldError(name, f"must be an ISO-8601 timestamp such as 2026-01-01T00:00:00Z, got {text!r}"))
+        return None
+    return round(parsed.timestamp() * 1_000_000)
+
+
+def build_filters(params: Params) -> tuple[list[Predicate], int]:
+    problems: list[FieldError] = []
+    predicates: list[Predicate] = []
+    size_text = _one(params, "page_size")
+    page_size = MAX_PAGE_SIZE
+    if size_text is not None:
+        if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+            problems.append(FieldError("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}, got {size_text!r}"))
+        else:
+            page_size = int(size_text)
+
+    def member(name: str, get: Callable[[Message], str | None]) -> None:
+        wanted = set(_values(params, name))
+        if wanted:
+            predicates.append(lambda m: get(m) in wanted)
+
+    member("status", lambda m: m.status.value)
+    member("channel_id", lambda m: m.channel.id)
+    member("tenant", lambda m: m.tenant)
+    member("source", lambda m: m.source.workflow)
+    member("workflow_run_id", lambda m: m.source.workflow_run_id)
+    member("workflow_recipient_run_id", lambda m: m.recipient_run_id)
+    member("message_ids", lambda m: m.id)
+    engagement = set(_values(params, "engagement_status"))
+    if engagement:
+        predicates.append(lambda m: bool(engagement & set(m.engagement_statuses())))
+    categories = set(_values(params, "workflow_categories"))
+    if categories:
+        predicates.append(lambda m: bool(categories & set(m.source.categories)))
+    trigger_data = _one(params, "trigger_data")
+    if trigger_data is not None:
+        try:
+            wanted_data = json.loads(trigger_data)
+            if not isinstance(wanted_data, dict):
+                raise ValueError
+        except ValueError:
+            problems.append(FieldError("trigger_data", 'must be a JSON object such as {"project_id": "p1"}'))
+        else:
+            predicates.append(lambda m: all((m.data or {}).get(k) == v for k, v in wanted_data.items()))
+    for suffix, compare in (("gt", int.__gt__), ("gte", int.__ge__), ("lt", int.__lt__), ("lte", int.__le__)):
+        bound = _timestamp(params, f"inserted_at.{suffix}", problems)
+        if bound is not None:
+            predicates.append(lambda m, b=bound, c=compare: bool(c(m.inserted_at_us, b)))
+    if problems:
+        raise invalid_params(problems)
+    return predicates, page_size
+
+
+def list_messages(messages: Iterable[Message], params: Params) -> Page:
+    predicates, page_size = build_filters(params)
+    matching = [m for m in messages if all(p(m) for p in predicates)]
+    matching.reverse()  # newest first
+    after, before = _one(params, "after"), _one(params, "before")
+    start, end = 0, len(matching)
+    if after is not None:
+        start = _position(matching, decode_cursor(after, "after")) + 1
+        end = start + page_size
+    elif before is not None:
+        end = _position(matching, decode_cursor(before, "before"))
+        start = max(0, end - page_size)
+    else:
+        end = page_size
+    items = matching[start:end]
+    next_cursor = encode_cursor(items[-1].id) if items and end < len(matching) else None
+    prev_cursor = encode_cursor(items[0].id) if items and start > 0 else None
+    return Page(items, next_cursor, prev_cursor, page_size)
+
+
+def _position(messages: list[Message], message_id: str) -> int:
+    for index, message in enumerate(messages):
+        if message.id == message_id:
+            return index
+    raise invalid_params([FieldError("after", f"the cursor's message {message_id!r} is not in this list any more")])

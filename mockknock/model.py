@@ -1,0 +1,287 @@
+"""Pure records of the simulation: what Knock calls things, and the state of each message and run.
+
+Nothing here does I/O. Wire names live in the enums, verbatim, so no module spells them twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class EventType(enum.StrEnum):
+    """Knock's documented outbound webhook event types."""
+
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_DELIVERED = "message.delivered"
+    MESSAGE_DELIVERY_ATTEMPTED = "message.delivery_attempted"
+    MESSAGE_UNDELIVERED = "message.undelivered"
+    MESSAGE_BOUNCED = "message.bounced"
+    MESSAGE_SEEN = "message.seen"
+    MESSAGE_UNSEEN = "message.unseen"
+    MESSAGE_READ = "message.read"
+    MESSAGE_UNREAD = "message.unread"
+    MESSAGE_ARCHIVED = "message.archived"
+    MESSAGE_UNARCHIVED = "message.unarchived"
+    MESSAGE_INTERACTED = "message.interacted"
+    MESSAGE_LINK_CLICKED = "message.link_clicked"
+    WORKFLOW_RECIPIENT_RUN_STARTED = "workflow_recipient_run.started"
+    WORKFLOW_RECIPIENT_RUN_COMPLETED = "workflow_recipient_run.completed"
+    WORKFLOW_RECIPIENT_RUN_ERROR = "workflow_recipient_run.error"
+    WORKFLOW_UPDATED = "workflow.updated"
+    WORKFLOW_COMMITTED = "workflow.committed"
+    EMAIL_LAYOUT_UPDATED = "email_layout.updated"
+    EMAIL_LAYOUT_COMMITTED = "email_layout.committed"
+    TRANSLATION_UPDATED = "translation.updated"
+    TRANSLATION_COMMITTED = "translation.committed"
+    SOURCE_EVENT_ACTION_UPDATED = "source_event_action.updated"
+    SOURCE_EVENT_ACTION_COMMITTED = "source_event_action.committed"
+    PARTIAL_UPDATED = "partial.updated"
+    PARTIAL_COMMITTED = "partial.committed"
+
+
+class ChannelType(enum.StrEnum):
+    EMAIL = "email"
+    IN_APP_FEED = "in_app_feed"
+    IN_APP_GUIDE = "in_app_guide"
+    SMS = "sms"
+    PUSH = "push"
+    CHAT = "chat"
+    HTTP = "http"
+
+
+class MessageStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DELIVERY_ATTEMPTED = "delivery_attempted"
+    UNDELIVERED = "undelivered"
+    NOT_SENT = "not_sent"
+    BOUNCED = "bounced"
+
+
+class EngagementStatus(enum.StrEnum):
+    SEEN = "seen"
+    READ = "read"
+    INTERACTED = "interacted"
+    LINK_CLICKED = "link_clicked"
+    ARCHIVED = "archived"
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+def format_timestamp(epoch_us: int) -> str:
+    """Knock's timestamp shape: ISO-8601 UTC, always six fractional digits, ``Z``."""
+    seconds, micros = divmod(epoch_us, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{micros:06d}Z"
+
+
+def optional_timestamp(epoch_us: int | None) -> str | None:
+    return None if epoch_us is None else format_timestamp(epoch_us)
+
+
+# A recipient or actor as Knock references it: a user id, or (collection, id) for an object.
+RecipientRef = str | tuple[str, str]
+
+
+def recipient_to_wire(ref: RecipientRef) -> str | dict[str, str]:
+    if isinstance(ref, str):
+        return ref
+    collection, ident = ref
+    return {"id": ident, "collection": collection}
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A configured channel: where a channel step sends, through which provider."""
+
+    id: str
+    key: str
+    name: str
+    type: ChannelType
+    provider: str
+    created_at_us: int
+
+    def to_wire(self) -> dict[str, Any]:
+        stamp = format_timestamp(self.created_at_us)
+        return {
+            "id": self.id,
+            "key": self.key,
+            "name": self.name,
+            "provider": self.provider,
+            "type": self.type.value,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+
+
+@dataclass(slots=True)
+class RecipientRun:
+    """One recipient's execution of a workflow run (Knock's WorkflowRecipientRun)."""
+
+    id: str
+    workflow_run_id: str
+    workflow: str
+    recipient: RecipientRef
+    actor: RecipientRef | None
+    tenant: str | None
+    cancellation_key: str | None
+    inserted_at_us: int
+    updated_at_us: int
+    status: RunStatus = RunStatus.QUEUED
+    error_count: int = 0
+    # Why a run ended without its events, for the run records ("cancelled", "dropped by outage ...").
+    note: str | None = None
+    # Scheduled steps not yet fired; the run is completed when this reaches zero.
+    pending: int = 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is RunStatus.CANCELLED
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "__typename": "WorkflowRecipientRun",
+            "id": self.id,
+            "workflow_run_id": self.workflow_run_id,
+            "workflow": self.workflow,
+            "status": self.status.value,
+            "recipient": recipient_to_wire(self.recipient),
+            "actor": None if self.actor is None else recipient_to_wire(self.actor),
+            "tenant": self.tenant,
+            "error_count": self.error_count,
+            "trigger_source": {"type": "api", "cancellation_key": self.cancellation_key},
+            "inserted_at": format_timestamp(self.inserted_at_us),
+            "updated_at": format_timestamp(self.updated_at_us),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSource:
+    """The parts of a message's ``source`` shared by every message of one step of one run."""
+
+    workflow: str
+    version_id: str
+    categories: tuple[str, ...]
+    step_ref: str
+    workflow_run_id: str
+
+
+_ENGAGEMENT_ORDER = tuple(EngagementStatus)
+
+
+@dataclass(slots=True)
+class Message:
+    """A Knock Message and its current state. Slotted and sharing run-level data to stay small in bulk."""
+
+    id: str
+    channel: Channel
+    recipient: RecipientRef
+    actors: tuple[RecipientRef, ...]
+    source: MessageSource
+    recipient_run_id: str
+    tenant: str | None
+    data: dict[str, Any] | None
+    recipient_snapshot: dict[str, Any] | None
+    inserted_at_us: int
+    updated_at_us: int
+    status: MessageStatus = MessageStatus.QUEUED
+    # Engagement statuses accumulate; each maps to the time it was set (its ``*_at`` field).
+    engagement: dict[EngagementStatus, int] = field(default_factory=dict)
+    scheduled_at_us: int | None = None
+    metadata: dict[str, Any] | None = None
+
+    def engagement_statuses(self) -> list[str]:
+        return [s.value for s in _ENGAGEMENT_ORDER if s in self.engagement]
+
+    def to_wire(self) -> dict[str, Any]:
+        engaged = self.engagement
+        clicked = optional_timestamp(engaged.get(EngagementStatus.LINK_CLICKED))
+        source = self.source
+        return {
+            "__typename": "Message",
+            "id": self.id,
+            "channel_id": self.channel.id,
+            "channel": self.channel.to_wire(),
+            "recipient": recipient_to_wire(self.recipient),
+            "actors": [recipient_to_wire(a) for a in self.actors],
+            "status": self.status.value,
+            "engagement_statuses": self.engagement_statuses(),
+            "seen_at": optional_timestamp(engaged.get(EngagementStatus.SEEN)),
+            "read_at": optional_timestamp(engaged.get(EngagementStatus.READ)),
+            "interacted_at": optional_timestamp(engaged.get(EngagementStatus.INTERACTED)),
+            "link_clicked_at": clicked,
+            "clicked_at": clicked,
+            "archived_at": optional_timestamp(engaged.get(EngagementStatus.ARCHIVED)),
+            "scheduled_at": optional_timestamp(self.scheduled_at_us),
+            "inserted_at": format_timestamp(self.inserted_at_us),
+            "updated_at": format_timestamp(self.updated_at_us),
+            "source": {
+                "__typename": "NotificationSource",
+                "key": source.workflow,
+                "version_id": source.version_id,
+                "categories": list(source.categories),
+                "step_ref": source.step_ref,
+                "type": "workflow",
+                "workflow_run_id": source.workflow_run_id,
+                "workflow_recipient_run_id": self.recipient_run_id,
+            },
+            "workflow": source.workflow,
+            "tenant": self.tenant,
+            "data": self.data,
+            "metadata": self.metadata,
+            "recipient_snapshot": self.recipient_snapshot,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One webhook event as emitted: its body is fixed at emission, so every attempt sends the same bytes."""
+
+    seq: int
+    type: EventType
+    created_at_us: int
+    body: bytes
+    subject_id: str  # the message id (or run id) the event is about, for filters and logs
+    summary: str  # one human line for terminals and logs
+
+
+@dataclass(slots=True)
+class DeliveryAttempt:
+    """One POST of one event to one endpoint, as the delivery log keeps it."""
+
+    event_seq: int
+    event_type: EventType
+    endpoint: str
+    attempt: int
+    started_at_wall_ms: int
+    status: int | None
+    error: str | None
+    latency_ms: float
+    final: bool  # no further attempt follows this one
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "event_seq": self.event_seq,
+            "event_type": self.event_type.value,
+            "endpoint": self.endpoint,
+            "attempt": self.attempt,
+            "started_at_ms": self.started_at_wall_ms,
+            "status": self.status,
+            "error": self.error,
+            "latency_ms": round(self.latency_ms, 3),
+            "ok": self.ok,
+            "final": self.final,
+        }

@@ -1,0 +1,88 @@
+"""MockKnockServer: one simulation behind one aiohttp site, started and stopped as a unit.
+
+Used by ``mockknock serve``, by the pytest plugin and by tests; port 0 asks the OS for a free port
+and ``.url`` reports the one it got.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from mockknock.config import Settings
+from mockknock.console import Console
+from mockknock.errors import ConfigError
+from mockknock.scenario import Scenario
+from mockknock.scenario_file import load_default, load_scenario
+from mockknock.schemas import SchemaRegistry
+from mockknock.simulation import Simulation
+from mockknock.web.app import create_app
+from mockknock.web.sink import SINK_PATH
+
+
+def load_configured_scenario(path: Path | None) -> Scenario:
+    return load_default() if path is None else load_scenario(path)
+
+
+class MockKnockServer:
+    def __init__(
+        self,
+        settings: Settings,
+        scenario: Scenario | None = None,
+        console: Console | None = None,
+        schemas: SchemaRegistry | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.console = console or Console(quiet=settings.quiet)
+        self.simulation = Simulation(
+            settings,
+            scenario or load_configured_scenario(settings.scenario),
+            schemas or SchemaRegistry.load(),
+            strict=strict,
+        )
+        self.app = create_app(self.simulation, self.console)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the server is not started")
+        host = self.settings.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def sink_url(self) -> str:
+        return self.url + SINK_PATH
+
+    async def start(self) -> None:
+        access_log = logging.getLogger("aiohttp.access") if self.settings.access_log else None
+        self._runner = web.AppRunner(self.app, access_log=access_log, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ConfigError(
+                f"cannot listen on {self.settings.host}:{self.settings.port}: {exc.strerror}. "
+                "Pick another --port (0 picks a free one)."
+            ) from None
+        self.port = int(self._runner.addresses[0][1])
+        self.simulation.delivery.endpoints = self.simulation.endpoints(self.sink_url)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> MockKnockServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

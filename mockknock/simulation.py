@@ -1,0 +1,123 @@
+"""One simulated Knock environment: settings, scenario, clock, state, engine and delivery, wired once.
+
+The web layer and the pytest plugin hold a Simulation; nothing else is shared, so several can run
+side by side in one process (one per test server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+
+from mockknock import __version__
+from mockknock.clock import Clock, ScaledClock, VirtualClock
+from mockknock.config import Endpoint, Settings
+from mockknock.delivery import Delivery
+from mockknock.emitter import Emitter
+from mockknock.engine import Engine
+from mockknock.fake import FakeData
+from mockknock.idempotency import IdempotencyCache
+from mockknock.model import Event
+from mockknock.randomness import Randomness
+from mockknock.scenario import Scenario
+from mockknock.schemas import SchemaRegistry
+from mockknock.store import Store
+
+
+def make_clock(settings: Settings) -> Clock:
+    return VirtualClock() if settings.virtual_clock else ScaledClock(settings.speed)
+
+
+class Simulation:
+    def __init__(
+        self,
+        settings: Settings,
+        scenario: Scenario,
+        schemas: SchemaRegistry,
+        clock: Clock | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.scenario = scenario
+        self.schemas = schemas
+        self.seed = self._choose_seed(settings, scenario)
+        self.secret_generated = settings.signing_secret is None
+        self.secret = settings.signing_secret or f"whsec_{secrets.token_hex(24)}"
+        self.clock = clock or make_clock(settings)
+        self.randomness = Randomness(self.seed)
+        self.store = Store(delivery_log_size=settings.delivery_log_size)
+        self.idempotency = IdempotencyCache(self.clock)
+        self.delivery = Delivery(
+            self.store,
+            self.clock,
+            self.randomness,
+            settings.retry,
+            self.secret,
+            settings.environment_id,
+            settings.delivery_concurrency,
+            user_agent=f"mockknock/{__version__}",
+        )
+        self.emitter = Emitter(self.store, schemas, settings.validate_webhooks, self._outbox, strict=strict)
+        self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, FakeData(self.seed))
+        self._request_ids = self.randomness.stream("request-ids")
+        self._timeline_task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _choose_seed(settings: Settings, scenario: Scenario) -> int:
+        if settings.seed is not None:
+            return settings.seed
+        if scenario.seed is not None:
+            return scenario.seed
+        # No seed given: pick one and report it, so a surprising run can be replayed exactly.
+        return secrets.randbelow(2**31)
+
+    def endpoints(self, sink_url: str) -> tuple[Endpoint, ...]:
+        """Flags win over the scenario; with neither, webhooks go to the built-in sink."""
+        return self.settings.webhook_urls or self.scenario.endpoints or (Endpoint(sink_url),)
+
+    def _outbox(self, event: Event) -> None:
+        self.delivery.enqueue(event)
+
+    def next_request_id(self) -> str:
+        # Phoenix-style request ids (20 url-safe base64 characters), as Knock's API is a Phoenix app.
+        return base64.urlsafe_b64encode(self._request_ids.getrandbits(120).to_bytes(15, "big")).decode()
+
+    async def start(self, endpoints: tuple[Endpoint, ...]) -> None:
+        await self.delivery.start(endpoints)
+        self._timeline_task = asyncio.get_running_loop().create_task(
+            self.engine.timeline.run(), name="mockknock-timeline"
+        )
+
+    async def stop(self) -> None:
+        if self._timeline_task is not None:
+            self._timeline_task.cancel()
+            try:
+                await self._timeline_task
+            except asyncio.CancelledError:
+                pass
+            self._timeline_task = None
+        await self.delivery.close()
+        if isinstance(self.clock, VirtualClock):
+            await self.clock.close()
+
+    def reset(self, seed: int | None = None, scenario: Scenario | None = None) -> None:
+        """Forget every run, message, event and delivery; optionally switch seed and scenario."""
+        if seed is not None:
+            self.seed = seed
+        if scenario is not None:
+            self.scenario = scenario
+        self.randomness = Randomness(self.seed)
+        self._request_ids = self.randomness.stream("request-ids")
+        self.delivery.reset(self.randomness)
+        self.idempotency.clear()
+        self.engine.fake = FakeData(self.seed)
+        self.engine.reset(self.scenario, self.randomness)
+
+    async def settle(self) -> None:
+        """Wait until every scheduled step has fired and every delivery has finished."""
+        while True:
+            await self.engine.timeline.until_idle()
+            await self.delivery.until_idle()
+            if not len(self.engine.timeline) and not self.delivery.in_flight:
+                return

@@ -1,0 +1,143 @@
+"""The control plane, ``/__mockknock/...``: read and steer the simulation (never part of Knock's API).
+
+GET  /__mockknock                 overview: version, seed, scenario, clock, endpoints, counts
+GET  /__mockknock/clock           the simulated clock
+POST /__mockknock/clock/advance   {"by": "30m"}: move a virtual clock forward
+POST /__mockknock/reset           {"seed": 7, "scenario": "default"} (both optional): forget everything
+GET  /__mockknock/events          emitted webhooks, oldest first (?type=message.sent&limit=100)
+GET  /__mockknock/deliveries      every delivery attempt (?event_seq=3&limit=100)
+GET  /__mockknock/runs            accepted workflow runs with their recipient runs
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from mockknock import __version__, errors
+from mockknock.clock import VirtualClock
+from mockknock.duration import DurationError, parse_duration
+from mockknock.errors import FieldError, ScenarioError
+from mockknock.resources import bundled_scenario
+from mockknock.scenario_file import load_scenario
+from mockknock.web.keys import SIMULATION
+from mockknock.web.responses import json_response, parse_json_object, read_body
+
+PREFIX = "/__mockknock"
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    text = request.query.get("limit", str(default))
+    if not text.isdigit() or int(text) < 1:
+        raise errors.invalid_params([FieldError("limit", f"must be a positive integer, got {text!r}")])
+    return int(text)
+
+
+async def overview(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    return json_response(
+        {
+            "mockknock": __version__,
+            "seed": sim.seed,
+            "scenario": {"name": sim.scenario.name, "description": sim.scenario.description},
+            "clock": sim.clock.describe(),
+            "endpoints": [{"url": e.url, "events": list(e.events)} for e in sim.delivery.endpoints],
+            "retry_policy": sim.delivery.policy.describe(),
+            "counts": {
+                "runs": len(sim.store.runs),
+                "messages": len(sim.store.messages),
+                "events_emitted": sim.store.events_emitted,
+                "delivery_attempts": sim.store.attempts_made,
+                "scheduled_steps": len(sim.engine.timeline),
+                "deliveries_in_flight": sim.delivery.in_flight,
+            },
+            "problems": [*sim.emitter.violations, *sim.engine.timeline.failures],
+        }
+    )
+
+
+async def clock(request: web.Request) -> web.Response:
+    return json_response(request.app[SIMULATION].clock.describe())
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    if not isinstance(sim.clock, VirtualClock):
+        raise errors.KnockApiError(
+            409, "clock_not_virtual", "invalid_request_error",
+            f"the clock is {sim.clock.mode}; only a virtual clock can be advanced (serve --virtual-clock)",
+        )
+    body = parse_json_object(await read_body(request, sim.settings.max_body_bytes))
+    try:
+        by = parse_duration(body.get("by", ""))
+    except DurationError as exc:
+        raise errors.invalid_params([FieldError("by", str(exc))]) from None
+    sim.clock.advance(by)
+    sim.engine.timeline.fire_due()
+    return json_response(sim.clock.describe())
+
+
+async def reset(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    raw = await read_body(request, sim.settings.max_body_bytes)
+    body = parse_json_object(raw) if raw.strip() else {}
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise errors.invalid_params([FieldError("seed", f"must be an integer, got {seed!r}")])
+    scenario = None
+    if body.get("scenario") is not None:
+        name = str(body["scenario"])
+        try:
+            path = Path(name) if Path(name).is_file() else bundled_scenario(name)
+            scenario = load_scenario(path)
+        except (FileNotFoundError, ScenarioError) as exc:
+            raise errors.invalid_params([FieldError("scenario", str(exc))]) from None
+    sim.reset(seed=seed, scenario=scenario)
+    return json_response({"seed": sim.seed, "scenario": sim.scenario.name})
+
+
+async def events(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    wanted = request.query.get("type")
+    found = [e for e in sim.store.events if wanted is None or e.type.value == wanted]
+    items: list[dict[str, Any]] = [
+        {"seq": e.seq, "type": e.type.value, "subject_id": e.subject_id, "body": json.loads(e.body)}
+        for e in found[-_limit(request):]
+    ]
+    return json_response({"items": items, "total_emitted": sim.store.events_emitted})
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    seq = request.query.get("event_seq")
+    found = [a for a in sim.store.deliveries if seq is None or str(a.event_seq) == seq]
+    return json_response({"items": [a.to_wire() for a in found[-_limit(request):]],
+                          "total_attempts": sim.store.attempts_made})
+
+
+async def runs(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    items = [
+        {
+            "workflow_run_id": run.id,
+            "workflow": run.workflow,
+            "request_id": run.request_id,
+            "dropped_reason": run.dropped_reason,
+            "recipient_runs": [{**r.to_wire(), "note": r.note} for r in run.recipient_runs],
+        }
+        for run in list(sim.store.runs.values())[-_limit(request):]
+    ]
+    return json_response({"items": items})
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_get(PREFIX, overview)
+    router.add_get(f"{PREFIX}/clock", clock)
+    router.add_post(f"{PREFIX}/clock/advance", advance_clock)
+    router.add_post(f"{PREFIX}/reset", reset)
+    router.add_get(f"{PREFIX}/events", events)
+    router.add_get(f"{PREFIX}/deliveries", deliveries)
+    router.add_get(f"{PREFIX}/runs", runs)

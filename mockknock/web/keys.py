@@ -1,0 +1,12 @@
+"""Typed keys for what the aiohttp application and each request carry."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mockknock.console import Console
+from mockknock.simulation import Simulation
+
+SIMULATION = web.AppKey("simulation", Simulation)
+CONSOLE = web.AppKey("console", Console)
+REQUEST_ID = "mockknock.request_id"
