@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 SERVE_HELP = """\
 Run a local Knock: the API at http://HOST:PORT/v1 and signed webhooks to your endpoints.
 Every option can also be set as an environment variable, MOCKKNOCK_<OPTION> (e.g. MOCKKNOCK_PORT=4000,
-MOCKKNOCK_WEBHOOK_URLS="http://a/hook http://b/hook"); flags win over variables.
+MOCKKNOCK_WEBHOOK_URL="http://a/hook http://b/hook"); flags win over variables.
 """
 
 

@@ -107,17 +107,16 @@ class Settings:
     def resolve(cls, env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         """Defaults < ``MOCKKNOCK_<NAME>`` variables < flags whose value is not None."""
         values: dict[str, Any] = {}
-        for name, parse in _PARSERS.items():
-            raw = env.get(f"MOCKKNOCK_{name.upper()}")
+        for name, (option, parse) in _OPTIONS.items():
+            variable = env_variable(option)
+            raw = env.get(variable)
             if raw is not None and raw != "":
-                values[name] = _parse_source(name, raw, parse, f"MOCKKNOCK_{name.upper()}")
+                values[name] = _parse_source(raw, parse, variable)
         for name, raw in flags.items():
-            if raw is None or name not in _PARSERS:
+            if raw is None or name not in _OPTIONS:
                 continue
-            if isinstance(raw, str | list | tuple):
-                values[name] = _parse_source(name, raw, _PARSERS[name], f"--{name.replace('_', '-')}")
-            else:
-                values[name] = raw
+            option, parse = _OPTIONS[name]
+            values[name] = _parse_source(raw, parse, f"--{option}") if isinstance(raw, str | list | tuple) else raw
         retry_fields = {f.name for f in dataclasses.fields(RetryPolicy)}
         retry_values = {k: values.pop(k) for k in list(values) if k in retry_fields}
         if retry_values:
@@ -139,7 +138,11 @@ class Settings:
             raise ConfigError(f"scenario file {self.scenario} does not exist")
 
 
-def _parse_source(name: str, raw: Any, parse: Callable[[Any], Any], where: str) -> Any:
+def env_variable(option: str) -> str:
+    return "MOCKKNOCK_" + option.upper().replace("-", "_")
+
+
+def _parse_source(raw: Any, parse: Callable[[Any], Any], where: str) -> Any:
     try:
         return parse(raw)
     except ConfigError as exc:
@@ -163,25 +166,32 @@ def _endpoints(raw: str | Sequence[str]) -> tuple[Endpoint, ...]:
     return tuple(Endpoint.parse(item) for item in items)
 
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "host": str,
-    "port": int,
-    "webhook_urls": _endpoints,
-    "signing_secret": str,
-    "speed": float,
-    "virtual_clock": _bool,
-    "seed": int,
-    "scenario": Path,
-    "environment_id": str,
-    "max_attempts": int,
-    "base_us": parse_duration,
-    "cap_us": parse_duration,
-    "jitter": float,
-    "timeout_s": lambda raw: parse_duration(raw) / 1_000_000,
-    "validate_webhooks": _bool,
-    "access_log": _bool,
-    "max_body_bytes": int,
-    "delivery_concurrency": int,
-    "delivery_log_size": int,
-    "quiet": _bool,
+# Settings field -> (option name, parser). The option is the flag (--retry-base) and, upper-cased, the
+# environment variable (MOCKKNOCK_RETRY_BASE); errors name whichever the value came from.
+_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "host": ("host", str),
+    "port": ("port", int),
+    "webhook_urls": ("webhook-url", _endpoints),
+    "signing_secret": ("signing-secret", str),
+    "speed": ("speed", float),
+    "virtual_clock": ("virtual-clock", _bool),
+    "seed": ("seed", int),
+    "scenario": ("scenario", Path),
+    "environment_id": ("environment-id", str),
+    "max_attempts": ("max-attempts", int),
+    "base_us": ("retry-base", parse_duration),
+    "cap_us": ("retry-cap", parse_duration),
+    "jitter": ("retry-jitter", float),
+    "timeout_s": ("delivery-timeout", lambda raw: parse_duration(raw) / 1_000_000),
+    "validate_webhooks": ("validate-webhooks", _bool),
+    "access_log": ("access-log", _bool),
+    "max_body_bytes": ("max-body-bytes", int),
+    "delivery_concurrency": ("delivery-concurrency", int),
+    "delivery_log_size": ("delivery-log-size", int),
+    "quiet": ("quiet", _bool),
 }
+
+
+def options() -> dict[str, str]:
+    """Settings field -> option name, for --help and the README."""
+    return {name: option for name, (option, _) in _OPTIONS.items()}

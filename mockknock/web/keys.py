@@ -9,4 +9,4 @@ from mockknock.simulation import Simulation
 
 SIMULATION = web.AppKey("simulation", Simulation)
 CONSOLE = web.AppKey("console", Console)
-REQUEST_ID = "mockknock.request_id"
+REQUEST_ID = web.RequestKey("request_id", str)

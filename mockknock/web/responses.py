@@ -38,9 +38,10 @@ def parse_json_object(raw: bytes, what: str = "request body") -> dict[str, Any]:
     if not raw.strip():
         raise errors.invalid_json(f"the {what} is empty; send a JSON object")
     try:
-        value = json.loads(raw)
-    except UnicodeDecodeError:
-        raise errors.invalid_json(f"the {what} is not UTF-8") from None
+        # Decode first: json.loads(bytes) would guess UTF-16/32 from the first bytes; Knock takes UTF-8.
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise errors.invalid_json(f"the {what} is not UTF-8 (byte {exc.start} is invalid)") from None
     except json.JSONDecodeError as exc:
         raise errors.invalid_json(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(value, dict):
