@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "60 = a simulated minute per second)")
     serve.add_argument("--virtual-clock", action="store_const", const=True, default=None,
                        help="jump simulated time to the next due event whenever nothing is in flight")
+    serve.add_argument("--start-at", dest="start_at_us", metavar="ISO-TIME",
+                       help="where the virtual clock starts (default 2026-01-01T00:00:00Z)")
     serve.add_argument("--seed", type=int, help="seed for every id, fake value and random choice")
     serve.add_argument("--scenario", metavar="FILE", help="scenario YAML (default: the bundled default scenario)")
     serve.add_argument("--environment-id", help="value of the x-knock-environment-id header")

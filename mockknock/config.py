@@ -10,6 +10,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,9 @@ from mockknock.errors import ConfigError
 from mockknock.model import EventType
 
 DEFAULT_PORT = 3737
+# Where a virtual clock starts unless told otherwise: a fixed instant, so a seeded virtual run stamps
+# the same times (and mints the same KSUIDs) on every machine and every day.
+DEFAULT_VIRTUAL_START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 DEFAULT_ENVIRONMENT_ID = "0b1a7f4e-6d5c-4b3a-9e8f-7d6c5b4a3f2e"
 # Knock documents a 10 MB limit on `data`; the whole body may be a little larger than its data.
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024 + 64 * 1024
@@ -92,6 +96,7 @@ class Settings:
     signing_secret: str | None = None
     speed: float = 1.0
     virtual_clock: bool = False
+    start_at_us: int = DEFAULT_VIRTUAL_START_US
     seed: int | None = None
     scenario: Path | None = None
     environment_id: str = DEFAULT_ENVIRONMENT_ID
@@ -160,6 +165,13 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _instant(raw: str) -> int:
+    parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-01-01T09:00:00Z")
+    return round(parsed.timestamp() * 1_000_000)
+
+
 def _endpoints(raw: str | Sequence[str]) -> tuple[Endpoint, ...]:
     # In the environment several URLs are separated by spaces or newlines.
     items = raw.split() if isinstance(raw, str) else list(raw)
@@ -175,6 +187,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "signing_secret": ("signing-secret", str),
     "speed": ("speed", float),
     "virtual_clock": ("virtual-clock", _bool),
+    "start_at_us": ("start-at", _instant),
     "seed": ("seed", int),
     "scenario": ("scenario", Path),
     "environment_id": ("environment-id", str),

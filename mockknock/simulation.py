@@ -26,7 +26,9 @@ from mockknock.store import Store
 
 
 def make_clock(settings: Settings) -> Clock:
-    return VirtualClock() if settings.virtual_clock else ScaledClock(settings.speed)
+    if settings.virtual_clock:
+        return VirtualClock(start_us=settings.start_at_us)
+    return ScaledClock(settings.speed)
 
 
 class Simulation:

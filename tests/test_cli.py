@@ -1,0 +1,107 @@
+"""`mockknock serve` as a new user runs it: a subprocess, its banner, its sink lines, its exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from mockknock.cli import main
+from tests.conftest import AUTH
+
+URL_LINE = re.compile(r"Knock's API at (http://127\.0\.0\.1:\d+)/v1")
+
+
+async def read_until(stream: asyncio.StreamReader, pattern: re.Pattern[str], timeout: float = 15) -> tuple[str, str]:
+    seen = ""
+
+    async def scan() -> str:
+        nonlocal seen
+        while True:
+            line = (await stream.readline()).decode()
+            if not line:
+                raise AssertionError(f"output ended before {pattern.pattern!r}; output was:\n{seen}")
+            seen += line
+            match = pattern.search(line)
+            if match:
+                return match.group(1) if match.groups() else line
+
+    return await asyncio.wait_for(scan(), timeout), seen
+
+
+class TestServeCommand:
+    """The serve subprocess."""
+
+    async def test_serve_prints_banner_and_sink_lines(self) -> None:
+        """Banner names URL, SDK setup, sink and secret; a trigger shows up as signed sink lines."""
+        env = {**os.environ, "MOCKKNOCK_SPEED": "1000"}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mockknock", "serve", "--port", "0", "--seed", "3",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+        )
+        assert process.stdout is not None
+        try:
+            url, banner = await read_until(process.stdout, URL_LINE)
+            _, banner_rest = await read_until(process.stdout, re.compile(r"(control)"))
+            banner += banner_rest
+            for fragment in ("KNOCK_BASE_URL=", "base_url=", "baseURL:", "built-in sink", "signing secret  whsec_",
+                             "seed      3", "scaled x1000"):
+                assert fragment in banner, f"{fragment!r} missing from banner:\n{banner}"
+            async with aiohttp.ClientSession() as session, session.post(
+                f"{url}/v1/workflows/welcome/trigger", json={"recipients": ["u1"]}, headers=AUTH
+            ) as response:
+                assert response.status == 200
+            line, _ = await read_until(process.stdout, re.compile(r"(message\.delivered .*email.*)"))
+            assert "signature ok" in line and "welcome/email_1" in line and "to u1" in line
+        finally:
+            process.send_signal(signal.SIGINT)
+            code = await asyncio.wait_for(process.wait(), 10)
+        assert code == 0
+
+    def test_help_documents_every_option(self) -> None:
+        """--help names each option and the MOCKKNOCK_ variables."""
+        result = subprocess.run([sys.executable, "-m", "mockknock", "serve", "--help"], capture_output=True,
+                                text=True, check=True)
+        for option in ("--host", "--port", "--webhook-url", "--signing-secret", "--speed", "--seed", "--scenario",
+                       "--virtual-clock", "--max-attempts", "--retry-base", "MOCKKNOCK_"):
+            assert option in result.stdout
+
+    @pytest.mark.parametrize(
+        ("argv", "fragment"),
+        [
+            (["serve", "--speed", "0"], "speed must be above 0"),
+            (["serve", "--scenario", "/no/such.yaml"], "does not exist"),
+            (["serve", "--webhook-url", "localhost:8000"], "absolute http(s) URL"),
+        ],
+    )
+    def test_bad_options_exit_2(self, argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+        """A bad value exits 2 with a message saying what was wrong."""
+        assert main(argv, env={}) == 2
+        assert fragment in capsys.readouterr().err
+
+    def test_bad_env_exit_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A bad MOCKKNOCK_ variable is named in the error."""
+        assert main(["serve"], env={"MOCKKNOCK_PORT": "eighty"}) == 2
+        assert "MOCKKNOCK_PORT" in capsys.readouterr().err
+
+    def test_no_command_prints_help(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Bare `mockknock` shows usage and exits 2."""
+        assert main([], env={}) == 2
+        assert "serve" in capsys.readouterr().out
+
+    async def test_port_in_use_exit_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A taken port is reported with how to fix it."""
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            code = await asyncio.to_thread(main, ["serve", "--port", str(port), "--quiet"], {})
+        finally:
+            server.close()
+        assert code == 2
+        assert "Pick another --port" in capsys.readouterr().err
