@@ -10,15 +10,18 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from mockknock import __version__
 from mockknock.config import DEFAULT_PORT, Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError, MockKnockError, ScenarioError
+from mockknock.scenario_file import load_scenario
 from mockknock.server import MockKnockServer
 
 EXIT_OK = 0
+EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 SERVE_HELP = """\
@@ -64,7 +67,37 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log every API request (costs a third of throughput)")
     serve.add_argument("--quiet", action="store_const", const=True, default=None,
                        help="do not print sink deliveries")
+    validate = commands.add_parser(
+        "validate", help="check scenario files and report every problem",
+        description="Check scenario YAML files. Exit 0 when all are valid, 1 when any has a problem.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="scenario files to check")
     return parser
+
+
+def validate_files(files: Sequence[str], console: Console, errors: TextIO) -> int:
+    failed = 0
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}: no such file", file=errors)
+            failed += 1
+            continue
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            print(str(exc), file=errors)
+            failed += 1
+            continue
+        console.line(
+            f"{name}: ok ({scenario.name}: {len(scenario.workflows)} workflows, "
+            f"{len(scenario.lifecycles)} lifecycles, {len(scenario.rules)} rules)"
+        )
+        for note in scenario.notes:
+            console.line(f"  note: {note}")
+    if failed:
+        print(f"{failed} of {len(files)} file{'s' if len(files) > 1 else ''} invalid", file=errors)
+    return EXIT_INVALID if failed else EXIT_OK
 
 
 def banner(server: MockKnockServer) -> list[str]:
@@ -92,7 +125,7 @@ def banner(server: MockKnockServer) -> list[str]:
 
 
 async def _serve(settings: Settings, console: Console) -> int:
-    server = MockKnockServer(settings, console=console)
+    server = MockKnockServer(settings, console=console, watch_scenario=True)
     await server.start()
     for line in banner(server):
         console.line(line)
@@ -122,6 +155,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command == "validate":
+            return validate_files(args.files, Console(), sys.stderr)
         if args.command == "serve":
             settings = settings_from(args, environment)
             return asyncio.run(_serve(settings, Console(quiet=bool(settings.quiet))))

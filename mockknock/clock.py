@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -72,10 +73,8 @@ class ScaledClock(Clock):
         delay = self.real_seconds_until(until_us)
         if delay <= 0 or wake.is_set():
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=delay)
-        except TimeoutError:
-            pass
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "speed": self.speed}
@@ -176,10 +175,8 @@ class VirtualClock(Clock):
     async def close(self) -> None:
         if self._runner is not None:
             self._runner.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-            except asyncio.CancelledError:
-                pass
             self._runner = None
 
     def describe(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,8 @@ class Settings:
     seed: int | None = None
     scenario: Path | None = None
     environment_id: str = DEFAULT_ENVIRONMENT_ID
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # None: the scenario's retry policy, else RetryPolicy's defaults. Flags and variables win over both.
+    retry: RetryPolicy | None = None
     validate_webhooks: bool = True
     access_log: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -135,7 +136,7 @@ class Settings:
             raise ConfigError(f"port must be 0-65535, got {self.port}")
         if self.speed <= 0:
             raise ConfigError(f"speed must be above 0 (1 = real time, 60 = a minute per second), got {self.speed}")
-        if self.retry.max_attempts < 1:
+        if self.retry is not None and self.retry.max_attempts < 1:
             raise ConfigError(f"max attempts must be at least 1, got {self.retry.max_attempts}")
         if self.delivery_concurrency < 1:
             raise ConfigError(f"delivery concurrency must be at least 1, got {self.delivery_concurrency}")

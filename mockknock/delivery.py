@@ -64,11 +64,14 @@ class Delivery:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
-    async def close(self) -> None:
+    async def cancel_all(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.cancel_all()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -1,16 +1,17 @@
 """The simulation: a trigger becomes recipient runs, messages and a timeline of lifecycle events.
 
-No sockets here. The engine plans what happens and when on the timeline; each fired step changes a
-message and hands one webhook event to the emitter.
+No sockets here. The planner decides which steps run and when; this module turns channel steps into
+messages, gives each message its lifecycle, and moves messages through it, handing one webhook event
+per step to the emitter.
 """
 
 from __future__ import annotations
 
-import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mockknock import errors
+from mockknock import errors, outcomes
 from mockknock.clock import Clock
 from mockknock.emitter import Emitter
 from mockknock.fake import FakeData
@@ -34,8 +35,9 @@ from mockknock.model import (
     RecipientRun,
     RunStatus,
 )
+from mockknock.planner import Batch, Planner, RunPlan
 from mockknock.randomness import Randomness
-from mockknock.scenario import ChannelStep, DelayStep, Outcome, Scenario, Workflow
+from mockknock.scenario import ChannelStep, Scenario, Workflow
 from mockknock.store import Store, WorkflowRunRecord
 from mockknock.timeline import Timeline
 from mockknock.trigger import Recipient, TriggerRequest
@@ -73,25 +75,26 @@ class Engine:
         self.scenario = scenario
         self.store = store
         self.clock = clock
-        self.randomness = randomness
         self.emitter = emitter
         self.fake = fake
         self.timeline = Timeline(clock)
+        self.planner = Planner(self._schedule, self._create_message)
+        self._reseed(randomness)
+
+    def _reseed(self, randomness: Randomness) -> None:
+        self.randomness = randomness
         self._ids = randomness.stream("ids")
         self._outcomes = randomness.stream("outcomes")
         self._timing = randomness.stream("timing")
 
-    def reset(self, scenario: Scenario | None = None, randomness: Randomness | None = None) -> None:
-        if scenario is not None:
-            self.scenario = scenario
-        if randomness is not None:
-            self.randomness = randomness
+    def reset(self, scenario: Scenario, randomness: Randomness, fake: FakeData) -> None:
+        self.scenario = scenario
+        self.fake = fake
+        self._reseed(randomness)
         self.timeline.clear()
+        self.planner.reset()
         self.store.reset()
         self.emitter.reset()
-        self._ids = self.randomness.stream("ids")
-        self._outcomes = self.randomness.stream("outcomes")
-        self._timing = self.randomness.stream("timing")
 
     # -- triggering -----------------------------------------------------------------------------
 
@@ -122,9 +125,15 @@ class Engine:
                 cancellation_key=request.cancellation_key,
                 inserted_at_us=now,
                 updated_at_us=now,
+                status=RunStatus.PROCESSING,
             )
             run.recipient_runs.append(recipient_run)
-            self._plan_run(workflow, request, recipient_run, now)
+            if self.scenario.recipient_run_events:
+                self._emit_run(EventType.WORKFLOW_RECIPIENT_RUN_STARTED, recipient_run, now)
+            plan = RunPlan(workflow, request, recipient_run, self._context(workflow, request, recipient.ref))
+            self.planner.start(plan, now)
+            if recipient_run.pending == 0:
+                self._finish(recipient_run, now)
         self.store.add_run(run)
         return run
 
@@ -137,20 +146,22 @@ class Engine:
         record.update(recipient.properties or {})
         record["updated_at_us"] = now
 
-    def _plan_run(self, workflow: Workflow, request: TriggerRequest, run: RecipientRun, now: int) -> None:
-        offset = 0
-        run.status = RunStatus.PROCESSING
-        if self.scenario.recipient_run_events:
-            self._emit_run(EventType.WORKFLOW_RECIPIENT_RUN_STARTED, run, now)
-        for step in workflow.steps:
-            if isinstance(step, DelayStep):
-                offset += 0 if request.skip_delay else step.duration_us
-            elif isinstance(step, ChannelStep):
-                self._schedule(run, now + offset, _CreateMessage(self, workflow, step, request, run))
-        if run.pending == 0:
-            self._finish(run, now)
+    def _entity(self, ref: RecipientRef) -> dict[str, Any]:
+        if isinstance(ref, tuple):
+            return dict(self.store.objects.get(ref, {"id": ref[1], "collection": ref[0]}))
+        return dict(self.store.users.get(ref, {"id": ref}))
 
-    def _schedule(self, run: RecipientRun, due_us: int, action: Any) -> None:
+    def _context(self, workflow: Workflow, request: TriggerRequest, recipient: RecipientRef) -> dict[str, Any]:
+        """What branch conditions and scenario rules can look at."""
+        return {
+            "data": request.data or {},
+            "recipient": self._entity(recipient),
+            "actor": self._entity(request.actor.ref) if request.actor else None,
+            "tenant": self.store.tenants.get(request.tenant) if request.tenant else None,
+            "workflow": workflow.key,
+        }
+
+    def _schedule(self, run: RecipientRun, due_us: int, action: Callable[[int], None]) -> None:
         run.pending += 1
 
         def fire(fired_at: int) -> None:
@@ -173,41 +184,34 @@ class Engine:
 
     # -- messages -------------------------------------------------------------------------------
 
-    def create_message(
-        self, workflow: Workflow, step: ChannelStep, request: TriggerRequest, run: RecipientRun, now: int
-    ) -> Message:
-        channel = step.channel
+    def _create_message(self, plan: RunPlan, step: ChannelStep, batch: Batch | None, now: int) -> None:
+        run, workflow, channel = plan.run, plan.workflow, step.channel
+        solo = (run.actor,) if run.actor is not None else ()
+        actors = batch.batch_actors() if batch is not None else solo
         message = Message(
             id=ksuid(now, self._ids),
             channel=channel,
             recipient=run.recipient,
-            actors=(run.actor,) if run.actor is not None else (),
+            actors=actors,
             source=MessageSource(workflow.key, workflow.version_id, workflow.categories, step.ref, run.workflow_run_id),
             recipient_run_id=run.id,
             tenant=run.tenant,
-            data=request.data,
+            data=plan.request.data,
             recipient_snapshot=self._snapshot(run.recipient, channel.type),
             inserted_at_us=now,
             updated_at_us=now,
         )
         self.store.add_message(message)
-        outcome = _SANDBOX if request.sandbox_mode else self._pick_outcome(workflow.key, message).steps
+        if plan.request.sandbox_mode:
+            steps = _SANDBOX
+        else:
+            context = {**plan.context, "recipient": self._entity(run.recipient),
+                       "channel": {"type": channel.type.value, "key": channel.key, "provider": channel.provider}}
+            _, steps = outcomes.choose(self.scenario, workflow.key, channel, context, self._outcomes)
         at = now
-        for planned in _expand(outcome):
+        for planned in _expand(steps):
             at += planned.step.delay_us + self._jitter(planned.step.jitter_us)
-            self._schedule(run, at, _Transition(self, message, planned))
-        return message
-
-    def _pick_outcome(self, workflow: str, message: Message) -> Outcome:
-        outcomes = self.scenario.outcomes_for(workflow, message.channel)
-        if len(outcomes) == 1:
-            return outcomes[0]
-        cumulative = []
-        total = 0.0
-        for outcome in outcomes:
-            total += outcome.weight
-            cumulative.append(total)
-        return outcomes[bisect.bisect_right(cumulative, self._outcomes.random() * total)]
+            self._schedule(run, max(at, now), _Transition(self, message, planned))
 
     def _jitter(self, jitter_us: int) -> int:
         return round(self._timing.uniform(-jitter_us, jitter_us)) if jitter_us else 0
@@ -245,7 +249,8 @@ class Engine:
         step = planned.step
         if step.action is Action.DELIVERY_ATTEMPTED:
             max_attempts = int(step.argument) if step.argument else DEFAULT_MAX_ATTEMPTS
-            return {"attempt": planned.attempt, "max_attempts": max_attempts, "retryable": planned.attempt < max_attempts}
+            attempt = planned.attempt
+            return {"attempt": attempt, "max_attempts": max_attempts, "retryable": attempt < max_attempts}
         if step.action is Action.UNDELIVERED:
             reason = step.argument or "retries_exhausted"
             return {"failure_reason": reason, "failure_details": _UNDELIVERED_DETAILS.get(reason)}
@@ -307,21 +312,7 @@ class Engine:
 
 def _expand(steps: tuple[Step, ...]) -> list[PlannedStep]:
     """``delivery_attempted x3`` becomes three attempts, each after the step's delay."""
-    planned = []
-    for step in steps:
-        for attempt in range(1, step.repeat + 1):
-            planned.append(PlannedStep(step, attempt))
-    return planned
-
-
-class _CreateMessage:
-    def __init__(
-        self, engine: Engine, workflow: Workflow, step: ChannelStep, request: TriggerRequest, run: RecipientRun
-    ) -> None:
-        self.engine, self.workflow, self.step, self.request, self.run = engine, workflow, step, request, run
-
-    def __call__(self, now: int) -> None:
-        self.engine.create_message(self.workflow, self.step, self.request, self.run, now)
+    return [PlannedStep(step, attempt) for step in steps for attempt in range(1, step.repeat + 1)]
 
 
 class _Transition:
@@ -330,4 +321,3 @@ class _Transition:
 
     def __call__(self, now: int) -> None:
         self.engine.apply(self.message, self.planned, now)
-

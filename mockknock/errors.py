@@ -123,7 +123,7 @@ def not_found(method: str, path: str) -> KnockApiError:
         404,
         "not_found",
         "invalid_request_error",
-        f"{method} {path} is not an endpoint mockknock serves; see the coverage table in README.md.",
+        f"{method} {path} is not an endpoint mockknock serves; see docs/coverage.md for what mockknock serves.",
     )
 
 

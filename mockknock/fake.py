@@ -22,7 +22,7 @@ class FakeData:
         if self._faker is None:
             # Imported and built on first use: importing Faker costs ~115 ms and building it ~25 ms,
             # which `serve` start-up need not pay.
-            from faker import Faker
+            from faker import Faker  # noqa: PLC0415 - deferred on purpose, see above
 
             self._faker = Faker("en_US", use_weighting=False)
         digest = hashlib.sha256(":".join((str(self._seed), *key)).encode()).digest()

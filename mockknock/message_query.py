@@ -15,9 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from mockknock.errors import FieldError, invalid_params
-from mockknock.model import Message
+from mockknock.model import EngagementStatus, Message
 
 MAX_PAGE_SIZE = 50
+_ENGAGEMENT_NAMES = frozenset(s.value for s in EngagementStatus)
+_NEGATABLE = frozenset({"seen", "read", "archived"})
 Params = Mapping[str, Sequence[str]]
 Predicate = Callable[[Message], bool]
 
@@ -67,8 +69,25 @@ def decode_cursor(cursor: str, name: str) -> str:
                                                "page_info.before from a previous page")]) from None
 
 
+def _engagement_filter(values: list[str], problems: list[FieldError]) -> Predicate:
+    """Any of the values: ``read`` wants read messages, ``unread`` wants messages not read."""
+    wanted: list[tuple[str, bool]] = []
+    for value in values:
+        base = value.removeprefix("un")
+        if value in _ENGAGEMENT_NAMES:
+            wanted.append((value, True))
+        elif value.startswith("un") and base in _NEGATABLE:
+            wanted.append((base, False))
+        else:
+            choices = ", ".join(sorted({*_ENGAGEMENT_NAMES, *(f"un{n}" for n in _NEGATABLE)}))
+            problems.append(FieldError("engagement_status", f"must be one of {choices}, got {value!r}"))
+    return lambda m: any((name in m.engagement_statuses()) is present for name, present in wanted)
+
+
 def _timestamp(params: Params, name: str, problems: list[FieldError]) -> int | None:
-    text = _one(params, name)
+    # The spec names the filter inserted_at.gt; both SDKs send it as inserted_at[gt]. Accept both.
+    bracketed = name.replace(".", "[", 1) + "]" if "." in name else name
+    text = _one(params, name) or _one(params, bracketed)
     if text is None:
         return None
     try:
@@ -102,9 +121,9 @@ def build_filters(params: Params) -> tuple[list[Predicate], int]:
     member("workflow_run_id", lambda m: m.source.workflow_run_id)
     member("workflow_recipient_run_id", lambda m: m.recipient_run_id)
     member("message_ids", lambda m: m.id)
-    engagement = set(_values(params, "engagement_status"))
+    engagement = _values(params, "engagement_status")
     if engagement:
-        predicates.append(lambda m: bool(engagement & set(m.engagement_statuses())))
+        predicates.append(_engagement_filter(engagement, problems))
     categories = set(_values(params, "workflow_categories"))
     if categories:
         predicates.append(lambda m: bool(categories & set(m.source.categories)))

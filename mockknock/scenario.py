@@ -9,7 +9,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 
-from mockknock.config import Endpoint
+from mockknock.conditions import Conditions
+from mockknock.config import Endpoint, RetryPolicy
 from mockknock.lifecycle import Step, parse_step
 from mockknock.model import Channel, ChannelType
 
@@ -17,6 +18,25 @@ SCENARIO_VERSION = 1
 # Channels and workflow versions get ids derived from their keys, so they stay the same across runs
 # and seeds: an app may store a channel id (feeds are addressed by it) and must find it again.
 CHANNEL_EPOCH_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z: channels "created" before any run
+
+
+DEFAULT_PROVIDERS = {
+    ChannelType.EMAIL: "sendgrid",
+    ChannelType.SMS: "twilio",
+    ChannelType.PUSH: "apns",
+    ChannelType.CHAT: "slack",
+    ChannelType.IN_APP_FEED: "knock",
+    ChannelType.IN_APP_GUIDE: "knock",
+    ChannelType.HTTP: "webhook",
+}
+
+
+def implied_channel(key: str) -> Channel | None:
+    """A channel key that is itself a channel type (``email``, ``sms``, ``in-app``...) needs no declaration."""
+    aliases: dict[str, ChannelType] = {t.value: t for t in ChannelType}
+    aliases["in-app"] = ChannelType.IN_APP_FEED
+    channel_type = aliases.get(key)
+    return None if channel_type is None else make_channel(key, channel_type, DEFAULT_PROVIDERS[channel_type])
 
 
 def stable_id(kind: str, key: str) -> str:
@@ -40,6 +60,8 @@ def make_channel(key: str, channel_type: ChannelType, provider: str, name: str |
 class ChannelStep:
     ref: str
     channel: Channel
+    # Knock's step conditions: the step is skipped for a recipient when they do not hold.
+    conditions: Conditions = field(default_factory=Conditions)
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,52 @@ class DelayStep:
     duration_us: int
 
 
-WorkflowStep = ChannelStep | DelayStep
+@dataclass(frozen=True)
+class BatchStep:
+    """Collects triggers for one recipient (and batch key) over a window; later steps run once for all."""
+
+    ref: str
+    window_us: int
+    key: str | None = None  # a variable such as data.thread_id; None batches every trigger of the recipient
+    sliding: bool = False  # a new trigger extends the window (Knock's batch_window_type: sliding)
+    max_actors: int = 10
+
+
+@dataclass(frozen=True)
+class ThrottleStep:
+    """Lets at most ``limit`` runs per recipient (and key) through per window; the rest stop here."""
+
+    ref: str
+    limit: int
+    window_us: int
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    conditions: Conditions
+    steps: tuple[WorkflowStep, ...]
+    terminates: bool = False
+
+
+@dataclass(frozen=True)
+class BranchStep:
+    """Takes the first branch whose conditions hold (a branch without conditions is the default)."""
+
+    ref: str
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True)
+class PassStep:
+    """A Knock step mockknock does not simulate (http_fetch, update_user, ...): it passes at once."""
+
+    ref: str
+    type: str
+
+
+WorkflowStep = ChannelStep | DelayStep | BatchStep | ThrottleStep | BranchStep | PassStep
 
 
 @dataclass(frozen=True)
@@ -120,6 +187,16 @@ DEFAULT_LIFECYCLES: dict[ChannelType, tuple[Step, ...]] = {
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A "magic recipient" rule: messages whose context matches get a named outcome or these events."""
+
+    when: Conditions
+    outcome: str | None = None
+    steps: tuple[Step, ...] | None = None
+    channel_type: ChannelType | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
@@ -132,7 +209,11 @@ class Scenario:
     default_categories: tuple[str, ...] = ()
     lifecycles: tuple[Lifecycle, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
+    retry: RetryPolicy | None = None
+    rules: tuple[Rule, ...] = ()
     recipient_run_events: bool = False
+    # Things the loader wants the user to know that are not errors (steps not simulated, ...).
+    notes: tuple[str, ...] = ()
 
     def workflow(self, key: str) -> Workflow | None:
         """The workflow for ``key``: a defined one, the default shape if unknown keys are accepted, else None."""
@@ -154,7 +235,18 @@ class Scenario:
         """Every channel any workflow can use, by id."""
         found = {c.id: c for c in self.channels.values()}
         for wf in (*self.workflows.values(), Workflow("", "", self.default_steps)):
-            for step in wf.steps:
+            for step in walk(wf.steps):
                 if isinstance(step, ChannelStep):
                     found[step.channel.id] = step.channel
         return found
+
+
+def walk(steps: tuple[WorkflowStep, ...]) -> list[WorkflowStep]:
+    """Every step, branches' steps included, depth first."""
+    found: list[WorkflowStep] = []
+    for step in steps:
+        found.append(step)
+        if isinstance(step, BranchStep):
+            for branch in step.branches:
+                found.extend(walk(branch.steps))
+    return found

@@ -6,50 +6,59 @@ and suggests the nearest valid name when a name is misspelt.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from mockknock import yaml_source
-from mockknock.config import Endpoint
+from mockknock.conditions import ConditionError, Conditions, parse_compact
+from mockknock.config import Endpoint, RetryPolicy
 from mockknock.duration import DurationError, parse_duration
 from mockknock.errors import ConfigError, ScenarioError
 from mockknock.lifecycle import Action, LifecycleError, Step, check_sequence, parse_step
 from mockknock.model import Channel, ChannelType
 from mockknock.resources import bundled_scenario
 from mockknock.scenario import (
+    DEFAULT_PROVIDERS,
     SCENARIO_VERSION,
+    BatchStep,
+    Branch,
+    BranchStep,
     ChannelStep,
     DelayStep,
     Lifecycle,
     LifecycleMatch,
     Outcome,
+    Rule,
     Scenario,
+    ThrottleStep,
     Workflow,
     WorkflowStep,
+    implied_channel,
     make_channel,
+    walk,
 )
 from mockknock.yaml_source import Located, PathKey, YamlSyntaxError, format_path
 
 TOP_KEYS = (
-    "version", "name", "description", "seed", "channels", "workflows", "unknown_workflows",
-    "default_workflow", "lifecycles", "webhooks", "recipient_run_events",
+    "version", "name", "description", "seed", "channels", "workflows", "workflows_dir", "unknown_workflows",
+    "default_workflow", "lifecycles", "rules", "webhooks", "recipient_run_events",
 )
 CHANNEL_KEYS = ("type", "provider", "name")
-STEP_KEYS = ("ref", "channel", "delay", "type", "name")
+WORKFLOW_KEYS = ("name", "description", "categories", "steps")
+STEP_KINDS = ("channel", "delay", "batch", "throttle", "branch")
+STEP_KEYS = ("ref", "name", "when", *STEP_KINDS)
+BATCH_KEYS = ("window", "key", "sliding", "max_actors")
+THROTTLE_KEYS = ("limit", "window", "key")
+BRANCH_KEYS = ("name", "when", "steps", "terminates")
 LIFECYCLE_KEYS = ("match", "outcomes", "events")
 MATCH_KEYS = ("workflow", "channel", "provider", "channel_type")
 OUTCOME_KEYS = ("weight", "events")
-DEFAULT_PROVIDERS = {
-    ChannelType.EMAIL: "sendgrid",
-    ChannelType.SMS: "twilio",
-    ChannelType.PUSH: "apns",
-    ChannelType.CHAT: "slack",
-    ChannelType.IN_APP_FEED: "knock",
-    ChannelType.IN_APP_GUIDE: "knock",
-    ChannelType.HTTP: "webhook",
-}
+RULE_KEYS = ("when", "outcome", "events", "channel_type")
+WEBHOOK_KEYS = ("endpoints", "retry")
+RETRY_KEYS = ("max_attempts", "base", "cap", "jitter", "timeout")
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -57,7 +66,7 @@ def load_scenario(path: Path) -> Scenario:
         located = yaml_source.load_file(path)
     except YamlSyntaxError as exc:
         raise ScenarioError(str(exc)) from None
-    return _Parser(located).scenario()
+    return _Parser(located, path.parent).scenario()
 
 
 def load_default() -> Scenario:
@@ -69,20 +78,36 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def _kind(value: Any) -> str:
+    kinds: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+                              int: "an integer", float: "a number", type(None): "nothing"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 class _Parser:
-    def __init__(self, located: Located) -> None:
+    def __init__(self, located: Located, base_dir: Path) -> None:
         self.src = located
+        self.base_dir = base_dir
         self.problems: list[str] = []
+        # Channels declared with errors: already reported, so steps naming them are not reported again.
+        self.broken_channels: set[str] = set()
 
     def problem(self, path: PathKey, text: str) -> None:
         self.problems.append(f"{self.src.where(path)}: {format_path(path)}: {text}")
 
+    def fail_if_problems(self) -> None:
+        if self.problems:
+            count = len(self.problems)
+            header = f"{self.src.file}: {count} problem{'s' if count > 1 else ''}:"
+            raise ScenarioError("\n".join([header, *("  " + p for p in self.problems)]))
+
+    # -- top level --------------------------------------------------------------------------------
+
     def scenario(self) -> Scenario:
         data = self.src.data
         if not isinstance(data, dict):
-            self.problem((), f"expected a mapping of scenario keys ({', '.join(TOP_KEYS[:4])}, ...), "
-                             f"found {_kind(data)}")
-            raise ScenarioError("\n".join(self.problems))
+            self.problem((), f"expected a mapping of scenario keys ({', '.join(TOP_KEYS[:4])}, ...), found {_kind(data)}")
+            self.fail_if_problems()
         self.unknown_keys(data, (), TOP_KEYS)
         version = data.get("version", SCENARIO_VERSION)
         if version != SCENARIO_VERSION:
@@ -91,18 +116,20 @@ class _Parser:
         description = self.typed(data, ("description",), str, "a string") or ""
         seed = self.typed(data, ("seed",), int, "an integer")
         channels = self.channels(data.get("channels", {}), ("channels",))
-        workflows: dict[str, Workflow] = {}
+        notes: list[str] = []
+        workflows = self.project_workflows(data, channels, notes)
         raw_workflows = data.get("workflows", {})
         if not isinstance(raw_workflows, dict):
             self.problem(("workflows",), f"expected a mapping of workflow key -> workflow, found {_kind(raw_workflows)}")
         else:
             for key, body in raw_workflows.items():
-                workflow = self.workflow(key, body, ("workflows", key), channels)
+                workflow = self.workflow(str(key), body, ("workflows", key), channels)
                 if workflow is not None:
-                    workflows[key] = workflow
+                    workflows[str(key)] = workflow
         unknown = data.get("unknown_workflows", "accept")
         if unknown not in ("accept", "reject"):
-            self.problem(("unknown_workflows",), f"expected 'accept' or 'reject', found {unknown!r}")
+            self.problem(("unknown_workflows",), f"expected 'accept' or 'reject', found {unknown!r}"
+                                                 f"{suggest(str(unknown), ['accept', 'reject'])}")
         default_steps: tuple[WorkflowStep, ...] = ()
         default_categories: tuple[str, ...] = ()
         if "default_workflow" in data:
@@ -113,11 +140,12 @@ class _Parser:
             in_app = channels.get("in-app") or make_channel("in-app", ChannelType.IN_APP_FEED, "knock")
             email = channels.get("email") or make_channel("email", ChannelType.EMAIL, "sendgrid")
             default_steps = (ChannelStep("in_app_feed_1", in_app), ChannelStep("email_1", email))
-        lifecycles = self.lifecycles(data.get("lifecycles", []), ("lifecycles",), channels, workflows)
-        endpoints = self.endpoints(data.get("webhooks", {}), ("webhooks",))
+        lifecycles = self.lifecycles(data.get("lifecycles", []), ("lifecycles",), channels)
+        outcome_names = {o.name for lc in lifecycles for o in lc.outcomes}
+        rules = self.rules(data.get("rules", []), ("rules",), outcome_names)
+        endpoints, retry = self.webhooks(data.get("webhooks", {}), ("webhooks",))
         run_events = self.typed(data, ("recipient_run_events",), bool, "true or false") or False
-        if self.problems:
-            raise ScenarioError("\n".join(self.problems))
+        self.fail_if_problems()
         return Scenario(
             name=name,
             description=description,
@@ -130,13 +158,33 @@ class _Parser:
             default_categories=default_categories,
             lifecycles=lifecycles,
             endpoints=endpoints,
+            retry=retry,
+            rules=rules,
             recipient_run_events=run_events,
+            notes=tuple(notes),
         )
+
+    def project_workflows(self, data: dict[str, Any], channels: dict[str, Channel], notes: list[str]) -> dict[str, Workflow]:
+        raw = data.get("workflows_dir")
+        if raw is None:
+            return {}
+        if not isinstance(raw, str) or not raw:
+            self.problem(("workflows_dir",), f"expected a path to a Knock CLI project, found {_kind(raw)}")
+            return {}
+        from mockknock.knock_project import load_knock_project
+
+        try:
+            project = load_knock_project((self.base_dir / raw).resolve(), channels)
+        except ScenarioError as exc:
+            self.problem(("workflows_dir",), str(exc))
+            return {}
+        notes.extend(project.notes)
+        return dict(project.workflows)
 
     def unknown_keys(self, data: dict[str, Any], path: PathKey, allowed: tuple[str, ...]) -> None:
         for key in data:
             if key not in allowed:
-                self.problem((*path, key), f"unknown key {key!r}{suggest(key, allowed)} "
+                self.problem((*path, key), f"unknown key {key!r}{suggest(str(key), allowed)} "
                                            f"(allowed here: {', '.join(allowed)})")
 
     def typed(self, data: dict[str, Any], path: PathKey, kind: type, expected: str) -> Any:
@@ -144,10 +192,30 @@ class _Parser:
         if value is None:
             return None
         # bool is an int in Python; a scenario that writes `seed: true` is wrong all the same.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             self.problem(path, f"expected {expected}, found {_kind(value)} {value!r}")
             return None
         return value
+
+    def duration(self, raw: Any, path: PathKey, positive: bool = False) -> int | None:
+        try:
+            value = parse_duration(raw)
+        except DurationError as exc:
+            self.problem(path, str(exc))
+            return None
+        if positive and value <= 0:
+            self.problem(path, f"expected a duration above zero, found {raw!r}")
+            return None
+        return value
+
+    def conditions(self, raw: Any, path: PathKey) -> Conditions | None:
+        try:
+            return parse_compact(raw)
+        except ConditionError as exc:
+            self.problem(path, str(exc))
+            return None
+
+    # -- channels and workflows ---------------------------------------------------------------------
 
     def channels(self, raw: Any, path: PathKey) -> dict[str, Channel]:
         found: dict[str, Channel] = {}
@@ -162,12 +230,13 @@ class _Parser:
             self.unknown_keys(body, where, CHANNEL_KEYS)
             channel_type = self.channel_type(body.get("type"), (*where, "type"))
             if channel_type is None:
+                self.broken_channels.add(str(key))
                 continue
             provider = body.get("provider", DEFAULT_PROVIDERS[channel_type])
             if not isinstance(provider, str) or not provider:
                 self.problem((*where, "provider"), f"expected a provider name such as sendgrid, found {provider!r}")
                 continue
-            found[key] = make_channel(key, channel_type, provider, body.get("name"))
+            found[str(key)] = make_channel(str(key), channel_type, provider, body.get("name"))
         return found
 
     def channel_type(self, raw: Any, path: PathKey) -> ChannelType | None:
@@ -182,56 +251,147 @@ class _Parser:
         if not isinstance(body, dict):
             self.problem(path, f"expected a workflow mapping with steps, found {_kind(body)}")
             return None
-        self.unknown_keys(body, path, ("name", "steps", "categories", "description"))
-        raw_steps = body.get("steps")
-        if not isinstance(raw_steps, list) or not raw_steps:
-            self.problem((*path, "steps"), f"expected a non-empty list of steps, found {_kind(raw_steps)}")
+        self.unknown_keys(body, path, WORKFLOW_KEYS)
+        steps = self.steps(body.get("steps"), (*path, "steps"), channels)
+        if steps is None:
             return None
-        steps: list[WorkflowStep] = []
-        refs: set[str] = set()
-        for index, raw in enumerate(raw_steps):
-            step = self.step(raw, (*path, "steps", index), channels, len(steps) + 1)
-            if step is None:
-                continue
-            if step.ref in refs:
-                self.problem((*path, "steps", index, "ref"), f"duplicate step ref {step.ref!r}: refs must be unique")
-            refs.add(step.ref)
-            steps.append(step)
+        seen: dict[str, int] = {}
+        for step in walk(steps):
+            seen[step.ref] = seen.get(step.ref, 0) + 1
+        for ref, count in seen.items():
+            if count > 1:
+                self.problem((*path, "steps"), f"step ref {ref!r} is used {count} times; refs must be unique")
         categories = body.get("categories", [])
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
             self.problem((*path, "categories"), f"expected a list of category names, found {categories!r}")
             categories = []
-        return Workflow(key=key, name=str(body.get("name", key)), steps=tuple(steps), categories=tuple(categories))
+        return Workflow(key=key, name=str(body.get("name", key)), steps=steps, categories=tuple(categories))
+
+    def steps(self, raw: Any, path: PathKey, channels: dict[str, Channel]) -> tuple[WorkflowStep, ...] | None:
+        if not isinstance(raw, list) or not raw:
+            self.problem(path, f"expected a non-empty list of steps, found {_kind(raw)}")
+            return None
+        steps = [self.step(item, (*path, index), channels, index + 1) for index, item in enumerate(raw)]
+        return tuple(s for s in steps if s is not None)
 
     def step(self, raw: Any, path: PathKey, channels: dict[str, Channel], position: int) -> WorkflowStep | None:
         if not isinstance(raw, dict):
             self.problem(path, f"expected a step such as {{channel: email}} or {{delay: 5m}}, found {_kind(raw)}")
             return None
         self.unknown_keys(raw, path, STEP_KEYS)
-        if "delay" in raw:
-            try:
-                duration = parse_duration(raw["delay"])
-            except DurationError as exc:
-                self.problem((*path, "delay"), str(exc))
-                return None
-            return DelayStep(str(raw.get("ref", f"delay_{position}")), duration)
-        channel_key = raw.get("channel")
-        if not isinstance(channel_key, str):
-            self.problem(path, "a step needs 'channel: <channel key>' or 'delay: <duration>'")
+        kinds = [k for k in STEP_KINDS if k in raw]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) if kinds else "none"
+            self.problem(path, f"a step needs exactly one of {', '.join(STEP_KINDS)}; found {found}")
             return None
-        channel = channels.get(channel_key)
-        if channel is None:
-            inferred = _implied_channel(channel_key)
-            if inferred is None:
-                self.problem((*path, "channel"), f"unknown channel {channel_key!r}{suggest(channel_key, channels)}; "
-                                                 "declare it under channels: with a type and provider")
-                return None
-            channel = inferred
-        return ChannelStep(str(raw.get("ref", f"{channel.type.value}_{position}")), channel)
+        kind = kinds[0]
+        ref = raw.get("ref")
+        if ref is not None and (not isinstance(ref, str) or not ref):
+            self.problem((*path, "ref"), f"expected a non-empty string, found {ref!r}")
+            return None
+        if "when" in raw and kind != "channel":
+            self.problem((*path, "when"), "only channel steps take 'when'; put conditions on a branch instead")
+        value = raw[kind]
+        where = (*path, kind)
+        if kind == "delay":
+            duration = self.duration(value, where)
+            return None if duration is None else DelayStep(ref or f"delay_{position}", duration)
+        if kind == "batch":
+            return self.batch(value, where, ref or f"batch_{position}")
+        if kind == "throttle":
+            return self.throttle(value, where, ref or f"throttle_{position}")
+        if kind == "branch":
+            return self.branch(value, where, ref or f"branch_{position}", channels)
+        return self.channel_step(raw, path, channels, ref, position)
 
-    def lifecycles(
-        self, raw: Any, path: PathKey, channels: dict[str, Channel], workflows: dict[str, Workflow]
-    ) -> tuple[Lifecycle, ...]:
+    def channel_step(
+        self, raw: dict[str, Any], path: PathKey, channels: dict[str, Channel], ref: str | None, position: int
+    ) -> ChannelStep | None:
+        channel_key = raw["channel"]
+        if not isinstance(channel_key, str):
+            self.problem((*path, "channel"), f"expected a channel key, found {_kind(channel_key)}")
+            return None
+        channel = channels.get(channel_key) or implied_channel(channel_key)
+        if channel is None and channel_key in self.broken_channels:
+            return None
+        if channel is None:
+            known = [*channels, *(t.value for t in ChannelType)]
+            self.problem((*path, "channel"), f"unknown channel {channel_key!r}{suggest(channel_key, known)}; "
+                                             "declare it under channels: with a type and provider")
+            return None
+        conditions = Conditions()
+        if "when" in raw:
+            parsed = self.conditions(raw["when"], (*path, "when"))
+            if parsed is None:
+                return None
+            conditions = parsed
+        return ChannelStep(ref or f"{channel.type.value}_{position}", channel, conditions)
+
+    def batch(self, raw: Any, path: PathKey, ref: str) -> BatchStep | None:
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected {{window: 10m, key: data.thread_id}}, found {_kind(raw)}")
+            return None
+        self.unknown_keys(raw, path, BATCH_KEYS)
+        window = self.duration(raw.get("window"), (*path, "window"), positive=True)
+        key = raw.get("key")
+        if key is not None and not isinstance(key, str):
+            self.problem((*path, "key"), f"expected a variable such as data.thread_id, found {key!r}")
+            return None
+        max_actors = raw.get("max_actors", 10)
+        if isinstance(max_actors, bool) or not isinstance(max_actors, int) or not 1 <= max_actors <= 10:
+            self.problem((*path, "max_actors"), f"expected an integer from 1 to 10 (Knock's limit), found {max_actors!r}")
+            return None
+        sliding = raw.get("sliding", False)
+        if not isinstance(sliding, bool):
+            self.problem((*path, "sliding"), f"expected true or false, found {sliding!r}")
+            return None
+        return None if window is None else BatchStep(ref, window, key, sliding, max_actors)
+
+    def throttle(self, raw: Any, path: PathKey, ref: str) -> ThrottleStep | None:
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected {{limit: 1, window: 1h}}, found {_kind(raw)}")
+            return None
+        self.unknown_keys(raw, path, THROTTLE_KEYS)
+        limit = raw.get("limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            self.problem((*path, "limit"), f"expected an integer of at least 1, found {limit!r}")
+            return None
+        window = self.duration(raw.get("window"), (*path, "window"), positive=True)
+        key = raw.get("key")
+        if key is not None and not isinstance(key, str):
+            self.problem((*path, "key"), f"expected a variable such as data.project_id, found {key!r}")
+            return None
+        return None if window is None else ThrottleStep(ref, limit, window, key)
+
+    def branch(self, raw: Any, path: PathKey, ref: str, channels: dict[str, Channel]) -> BranchStep | None:
+        if not isinstance(raw, list) or not raw:
+            self.problem(path, f"expected a list of branches [{{name, when, steps}}], found {_kind(raw)}")
+            return None
+        branches = []
+        for index, body in enumerate(raw):
+            where = (*path, index)
+            if not isinstance(body, dict):
+                self.problem(where, f"expected {{name, when, steps}}, found {_kind(body)}")
+                continue
+            self.unknown_keys(body, where, BRANCH_KEYS)
+            conditions = Conditions()
+            if "when" in body:
+                parsed = self.conditions(body["when"], (*where, "when"))
+                if parsed is None:
+                    continue
+                conditions = parsed
+            steps = self.steps(body.get("steps"), (*where, "steps"), channels)
+            terminates = body.get("terminates", False)
+            if not isinstance(terminates, bool):
+                self.problem((*where, "terminates"), f"expected true or false, found {terminates!r}")
+                continue
+            if steps is not None:
+                branches.append(Branch(str(body.get("name", f"branch {index + 1}")), conditions, steps, terminates))
+        return BranchStep(ref, tuple(branches)) if len(branches) == len(raw) else None
+
+    # -- lifecycles and rules -------------------------------------------------------------------------
+
+    def lifecycles(self, raw: Any, path: PathKey, channels: dict[str, Channel]) -> tuple[Lifecycle, ...]:
         if not isinstance(raw, list):
             self.problem(path, f"expected a list of lifecycles, found {_kind(raw)}")
             return ()
@@ -244,8 +404,9 @@ class _Parser:
             self.unknown_keys(body, where, LIFECYCLE_KEYS)
             match = self.match(body.get("match", {}), (*where, "match"))
             channel_type = match.channel_type if match else None
-            if match is not None and match.channel is not None and match.channel in channels:
-                channel_type = channels[match.channel].type
+            if match is not None and match.channel is not None:
+                known = channels.get(match.channel) or implied_channel(match.channel)
+                channel_type = known.type if known else channel_type
             outcomes = self.outcomes(body, where, channel_type)
             if match is not None and outcomes:
                 found.append(Lifecycle(match, outcomes))
@@ -259,12 +420,18 @@ class _Parser:
         channel_type = None
         if "channel_type" in raw:
             channel_type = self.channel_type(raw["channel_type"], (*path, "channel_type"))
+        for key in ("workflow", "channel", "provider"):
+            if key in raw and not isinstance(raw[key], str):
+                self.problem((*path, key), f"expected a string, found {_kind(raw[key])}")
         return LifecycleMatch(
             workflow=raw.get("workflow"), channel=raw.get("channel"), provider=raw.get("provider"),
             channel_type=channel_type,
         )
 
     def outcomes(self, body: dict[str, Any], path: PathKey, channel_type: ChannelType | None) -> tuple[Outcome, ...]:
+        if "events" in body and "outcomes" in body:
+            self.problem(path, "give either 'events' (one outcome) or 'outcomes' (several), not both")
+            return ()
         if "events" in body:
             steps = self.events(body["events"], (*path, "events"), channel_type)
             return (Outcome("default", 1.0, steps),) if steps is not None else ()
@@ -286,7 +453,7 @@ class _Parser:
             steps = self.events(outcome.get("events"), (*where, "events"), channel_type)
             if steps is not None:
                 found.append(Outcome(str(name), float(weight), steps))
-        if found and sum(o.weight for o in found) <= 0:
+        if found and len(found) == len(raw) and sum(o.weight for o in found) <= 0:
             self.problem((*path, "outcomes"), "the weights sum to zero: give at least one outcome a weight above 0")
         return tuple(found)
 
@@ -311,23 +478,61 @@ class _Parser:
             return None
         return tuple(steps)
 
-    def endpoints(self, raw: Any, path: PathKey) -> tuple[Endpoint, ...]:
-        if not isinstance(raw, dict):
-            self.problem(path, f"expected {{endpoints: [url, ...]}}, found {_kind(raw)}")
+    def rules(self, raw: Any, path: PathKey, outcome_names: set[str]) -> tuple[Rule, ...]:
+        if not isinstance(raw, list):
+            self.problem(path, f"expected a list of rules [{{when, outcome}}], found {_kind(raw)}")
             return ()
-        self.unknown_keys(raw, path, ("endpoints",))
         found = []
-        for index, item in enumerate(raw.get("endpoints", [])):
-            where = (*path, "endpoints", index)
-            parsed = self.endpoint(item, where)
-            if parsed is not None:
-                found.append(parsed)
+        for index, body in enumerate(raw):
+            where = (*path, index)
+            if not isinstance(body, dict):
+                self.problem(where, f"expected {{when: ..., outcome: name}}, found {_kind(body)}")
+                continue
+            self.unknown_keys(body, where, RULE_KEYS)
+            when = self.conditions(body.get("when"), (*where, "when"))
+            channel_type = self.channel_type(body["channel_type"], (*where, "channel_type")) \
+                if "channel_type" in body else None
+            outcome, steps = body.get("outcome"), None
+            if ("outcome" in body) == ("events" in body):
+                self.problem(where, "a rule needs exactly one of 'outcome' (a name) or 'events' (a lifecycle)")
+                continue
+            if outcome is not None and (not isinstance(outcome, str) or outcome not in outcome_names):
+                self.problem((*where, "outcome"), f"no lifecycle has an outcome named {outcome!r}"
+                                                  f"{suggest(str(outcome), outcome_names)}; "
+                                                  f"known: {', '.join(sorted(outcome_names)) or 'none'}")
+                continue
+            if "events" in body:
+                steps = self.events(body["events"], (*where, "events"), channel_type)
+                if steps is None:
+                    continue
+            if when is not None:
+                found.append(Rule(when, outcome, steps, channel_type))
         return tuple(found)
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    def webhooks(self, raw: Any, path: PathKey) -> tuple[tuple[Endpoint, ...], RetryPolicy | None]:
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected {{endpoints: [url, ...], retry: {{...}}}}, found {_kind(raw)}")
+            return (), None
+        self.unknown_keys(raw, path, WEBHOOK_KEYS)
+        endpoints = []
+        raw_endpoints = raw.get("endpoints", [])
+        if not isinstance(raw_endpoints, list):
+            self.problem((*path, "endpoints"), f"expected a list of URLs, found {_kind(raw_endpoints)}")
+            raw_endpoints = []
+        for index, item in enumerate(raw_endpoints):
+            parsed = self.endpoint(item, (*path, "endpoints", index))
+            if parsed is not None:
+                endpoints.append(parsed)
+        retry = self.retry(raw["retry"], (*path, "retry")) if "retry" in raw else None
+        return tuple(endpoints), retry
 
     def endpoint(self, item: Any, where: PathKey) -> Endpoint | None:
         spec = item
         if isinstance(item, dict):
-            spec = f"{item.get('url', '')}|{','.join(item.get('events', []) or [])}"
+            events = item.get("events") or []
+            spec = f"{item.get('url', '')}|{','.join(map(str, events))}"
         if not isinstance(spec, str):
             self.problem(where, f"expected a URL or {{url, events}}, found {_kind(item)}")
             return None
@@ -337,24 +542,38 @@ class _Parser:
             self.problem(where, str(exc))
             return None
 
-
-def _implied_channel(key: str) -> Channel | None:
-    """A channel key that is itself a channel type (``email``, ``sms``...) needs no declaration."""
-    aliases: dict[str, ChannelType] = {t.value: t for t in ChannelType}
-    aliases["in-app"] = ChannelType.IN_APP_FEED
-    channel_type = aliases.get(key)
-    return None if channel_type is None else make_channel(key, channel_type, DEFAULT_PROVIDERS[channel_type])
+    def retry(self, raw: Any, path: PathKey) -> RetryPolicy | None:
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected {{max_attempts: 8, base: 10s, cap: 15m, jitter: 0.2}}, found {_kind(raw)}")
+            return None
+        self.unknown_keys(raw, path, RETRY_KEYS)
+        values: dict[str, Any] = {}
+        attempts = raw.get("max_attempts")
+        if attempts is not None:
+            if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+                self.problem((*path, "max_attempts"), f"expected an integer of at least 1, found {attempts!r}")
+            else:
+                values["max_attempts"] = attempts
+        for key, field in (("base", "base_us"), ("cap", "cap_us")):
+            if key in raw:
+                value = self.duration(raw[key], (*path, key))
+                if value is not None:
+                    values[field] = value
+        if "timeout" in raw:
+            timeout = self.duration(raw["timeout"], (*path, "timeout"), positive=True)
+            if timeout is not None:
+                values["timeout_s"] = timeout / 1_000_000
+        jitter = raw.get("jitter")
+        if jitter is not None:
+            if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
+                self.problem((*path, "jitter"), f"expected a fraction from 0 to 1, found {jitter!r}")
+            else:
+                values["jitter"] = float(jitter)
+        return dataclasses.replace(RetryPolicy(), **values)
 
 
 def _with_suggestion(message: str, text: str) -> str:
-    word = text.strip().split()[-1].split("(")[0] if text.strip() else ""
     if message.startswith("unknown lifecycle step"):
+        word = text.strip().split()[-1].split("(")[0] if text.strip() else ""
         return message + suggest(word, [a.value for a in Action])
     return message
-
-
-def _kind(value: Any) -> str:
-    kinds: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-                              int: "an integer", float: "a number", type(None): "nothing"}
-    return kinds.get(type(value), type(value).__name__)
-

@@ -6,6 +6,8 @@ and ``.url`` reports the one it got.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from aiohttp import web
 from mockknock.config import Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError
+from mockknock.reloader import ScenarioReloader
 from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_default, load_scenario
 from mockknock.schemas import SchemaRegistry
@@ -34,8 +37,12 @@ class MockKnockServer:
         console: Console | None = None,
         schemas: SchemaRegistry | None = None,
         strict: bool = False,
+        watch_scenario: bool = False,
     ) -> None:
         self.settings = settings
+        self._watch = watch_scenario and settings.scenario is not None
+        self.reloader: ScenarioReloader | None = None
+        self._reload_task: asyncio.Task[None] | None = None
         self.console = console or Console(quiet=settings.quiet)
         self.simulation = Simulation(
             settings,
@@ -73,9 +80,21 @@ class MockKnockServer:
                 "Pick another --port (0 picks a free one)."
             ) from None
         self.port = int(self._runner.addresses[0][1])
-        self.simulation.delivery.endpoints = self.simulation.endpoints(self.sink_url)
+        self.simulation.sink_url = self.sink_url
+        self.simulation.delivery.endpoints = self.simulation.endpoints()
+        if self._watch and self.settings.scenario is not None:
+            self.reloader = ScenarioReloader(self.settings.scenario, self.simulation.use_scenario, self.console.line)
+            self._reload_task = asyncio.get_running_loop().create_task(self.reloader.run())
 
     async def stop(self) -> None:
+        # Deliveries in flight (to the built-in sink on this very server, say) would otherwise hold the
+        # shutdown for a whole delivery timeout while the server drops their requests.
+        await self.simulation.delivery.cancel_all()
+        if self._reload_task is not None:
+            self._reload_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reload_task
+            self._reload_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 
 from mockknock import __version__
 from mockknock.clock import Clock, ScaledClock, VirtualClock
-from mockknock.config import Endpoint, Settings
+from mockknock.config import Endpoint, RetryPolicy, Settings
 from mockknock.delivery import Delivery
 from mockknock.emitter import Emitter
 from mockknock.engine import Engine
@@ -54,7 +55,7 @@ class Simulation:
             self.store,
             self.clock,
             self.randomness,
-            settings.retry,
+            settings.retry or scenario.retry or RetryPolicy(),
             self.secret,
             settings.environment_id,
             settings.delivery_concurrency,
@@ -64,6 +65,8 @@ class Simulation:
         self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, FakeData(self.seed))
         self._request_ids = self.randomness.stream("request-ids")
         self._timeline_task: asyncio.Task[None] | None = None
+        # Known once the server has bound its port; the built-in sink lives on the same server.
+        self.sink_url: str | None = None
 
     @staticmethod
     def _choose_seed(settings: Settings, scenario: Scenario) -> int:
@@ -74,9 +77,20 @@ class Simulation:
         # No seed given: pick one and report it, so a surprising run can be replayed exactly.
         return secrets.randbelow(2**31)
 
-    def endpoints(self, sink_url: str) -> tuple[Endpoint, ...]:
+    def endpoints(self) -> tuple[Endpoint, ...]:
         """Flags win over the scenario; with neither, webhooks go to the built-in sink."""
-        return self.settings.webhook_urls or self.scenario.endpoints or (Endpoint(sink_url),)
+        sink = (Endpoint(self.sink_url),) if self.sink_url else ()
+        return self.settings.webhook_urls or self.scenario.endpoints or sink
+
+    def retry_policy(self) -> RetryPolicy:
+        return self.settings.retry or self.scenario.retry or RetryPolicy()
+
+    def use_scenario(self, scenario: Scenario) -> None:
+        """Switch scenario for what happens next, keeping every run, message and delivery so far."""
+        self.scenario = scenario
+        self.engine.scenario = scenario
+        self.delivery.policy = self.retry_policy()
+        self.delivery.endpoints = self.endpoints()
 
     def _outbox(self, event: Event) -> None:
         self.delivery.enqueue(event)
@@ -94,10 +108,8 @@ class Simulation:
     async def stop(self) -> None:
         if self._timeline_task is not None:
             self._timeline_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._timeline_task
-            except asyncio.CancelledError:
-                pass
             self._timeline_task = None
         await self.delivery.close()
         if isinstance(self.clock, VirtualClock):
@@ -108,13 +120,12 @@ class Simulation:
         if seed is not None:
             self.seed = seed
         if scenario is not None:
-            self.scenario = scenario
+            self.use_scenario(scenario)
         self.randomness = Randomness(self.seed)
         self._request_ids = self.randomness.stream("request-ids")
         self.delivery.reset(self.randomness)
         self.idempotency.clear()
-        self.engine.fake = FakeData(self.seed)
-        self.engine.reset(self.scenario, self.randomness)
+        self.engine.reset(self.scenario, self.randomness, FakeData(self.seed))
 
     async def settle(self) -> None:
         """Wait until every scheduled step has fired and every delivery has finished."""
