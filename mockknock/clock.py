@@ -118,9 +118,10 @@ class VirtualClock(Clock):
         future: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._waiters, (until_us, next(self._seq), future))
         self._poke()
-        waker = asyncio.ensure_future(wake.wait())
+        waker: asyncio.Future[bool] = asyncio.ensure_future(wake.wait())
         try:
-            await asyncio.wait({future, waker}, return_when=asyncio.FIRST_COMPLETED)
+            either: list[asyncio.Future[Any]] = [future, waker]
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waker.cancel()
             if not future.done():

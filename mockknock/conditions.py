@@ -153,10 +153,10 @@ def _parse_one(variable: str, spec: Any) -> Condition:
         return Condition(variable, Operator.EQUAL_TO, spec)
     if len(spec) != 1:
         raise ConditionError(f"{variable}: give exactly one operator, got {', '.join(map(str, spec)) or 'none'}")
-    ((name, argument),) = spec.items()
+    ((raw_name, argument),) = spec.items()
     aliases = {"equals": "equal_to", "not_equals": "not_equal_to", "gt": "greater_than", "lt": "less_than",
                "gte": "greater_than_or_equal_to", "lte": "less_than_or_equal_to"}
-    name = aliases.get(name, name)
+    name = aliases.get(str(raw_name), str(raw_name))
     try:
         operator = Operator(name)
     except ValueError:

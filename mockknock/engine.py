@@ -202,6 +202,7 @@ class Engine:
             updated_at_us=now,
         )
         self.store.add_message(message)
+        steps: tuple[Step, ...]
         if plan.request.sandbox_mode:
             steps = _SANDBOX
         else:

@@ -65,7 +65,7 @@ PASSING_STEP_TYPES = frozenset({
     "http_fetch", "trigger_workflow", "wait_for_event", "update_user", "update_object", "update_tenant",
     "update_data", "random_cohort", "ai_agent",
 })
-KNOWN_STEP_TYPES = ("channel", "delay", "batch", "branch", "throttle", *sorted(PASSING_STEP_TYPES))
+SIMULATED_STEP_TYPES = ("channel", "delay", "batch", "branch", "throttle")
 # Namespaces of a workflow run's scope; a batch or throttle key outside them names a trigger data property.
 SCOPE_NAMESPACES = frozenset({"data", "recipient", "actor", "tenant"})
 _VARIABLE = re.compile(r"[A-Za-z_][\w-]*(?:\.[\w-]+)*")
@@ -273,7 +273,8 @@ class _Reader:
         ref = self.ref(raw.get("ref", _MISSING), (*path, "ref"))
         step_type = raw.get("type", _MISSING)
         if not isinstance(step_type, str) or not step_type:
-            self.problem((*path, "type"), f"expected the step's type ({', '.join(KNOWN_STEP_TYPES[:6])}, ...), "
+            known = ", ".join(SIMULATED_STEP_TYPES)
+            self.problem((*path, "type"), f"expected the step's type ({known}, http_fetch, ...), "
                                           f"found {_found(step_type)}")
             return None
         label = ref or format_path(path)

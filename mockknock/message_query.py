@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +85,10 @@ def _engagement_filter(values: list[str], problems: list[FieldError]) -> Predica
     return lambda m: any((name in m.engagement_statuses()) is present for name, present in wanted)
 
 
+def _time_filter(compare: Callable[[int, int], bool], bound: int) -> Predicate:
+    return lambda m: bool(compare(m.inserted_at_us, bound))
+
+
 def _timestamp(params: Params, name: str, problems: list[FieldError]) -> int | None:
     # The spec names the filter inserted_at.gt; both SDKs send it as inserted_at[gt]. Accept both.
     bracketed = name.replace(".", "[", 1) + "]" if "." in name else name
@@ -137,10 +142,10 @@ def build_filters(params: Params) -> tuple[list[Predicate], int]:
             problems.append(FieldError("trigger_data", 'must be a JSON object such as {"project_id": "p1"}'))
         else:
             predicates.append(lambda m: all((m.data or {}).get(k) == v for k, v in wanted_data.items()))
-    for suffix, compare in (("gt", int.__gt__), ("gte", int.__ge__), ("lt", int.__lt__), ("lte", int.__le__)):
+    for suffix, compare in (("gt", operator.gt), ("gte", operator.ge), ("lt", operator.lt), ("lte", operator.le)):
         bound = _timestamp(params, f"inserted_at.{suffix}", problems)
         if bound is not None:
-            predicates.append(lambda m, b=bound, c=compare: bool(c(m.inserted_at_us, b)))
+            predicates.append(_time_filter(compare, bound))
     if problems:
         raise invalid_params(problems)
     return predicates, page_size

@@ -93,7 +93,7 @@ class Planner:
             elif isinstance(step, BatchStep | ThrottleStep):
                 if at > now:
                     # Judge the step when the run gets there, not now: other runs may arrive first.
-                    self._schedule(plan.run, at, lambda t, i=index, b=batch: self._walk(plan, i, t, t, b))
+                    self._schedule(plan.run, at, self._resume(plan, index, batch))
                     return
                 if isinstance(step, ThrottleStep):
                     if self._throttled(plan, step, at):
@@ -105,6 +105,9 @@ class Planner:
             elif isinstance(step, PassStep):
                 pass
             index += 1
+
+    def _resume(self, plan: RunPlan, index: int, batch: Batch | None) -> Callable[[int], None]:
+        return lambda now: self._walk(plan, index, now, now, batch)
 
     def _throttled(self, plan: RunPlan, step: ThrottleStep, at: int) -> bool:
         key = (plan.workflow.key, step.ref, plan.run.recipient, _key_value(plan, step.key))

@@ -17,6 +17,7 @@ from mockknock.conditions import ConditionError, Conditions, parse_compact
 from mockknock.config import Endpoint, RetryPolicy
 from mockknock.duration import DurationError, parse_duration
 from mockknock.errors import ConfigError, ScenarioError
+from mockknock.knock_project import load_knock_project
 from mockknock.lifecycle import Action, LifecycleError, Step, check_sequence, parse_step
 from mockknock.model import Channel, ChannelType
 from mockknock.resources import bundled_scenario
@@ -106,7 +107,8 @@ class _Parser:
     def scenario(self) -> Scenario:
         data = self.src.data
         if not isinstance(data, dict):
-            self.problem((), f"expected a mapping of scenario keys ({', '.join(TOP_KEYS[:4])}, ...), found {_kind(data)}")
+            expected = ", ".join(TOP_KEYS[:4])
+            self.problem((), f"expected a mapping of scenario keys ({expected}, ...), found {_kind(data)}")
             self.fail_if_problems()
         self.unknown_keys(data, (), TOP_KEYS)
         version = data.get("version", SCENARIO_VERSION)
@@ -120,7 +122,7 @@ class _Parser:
         workflows = self.project_workflows(data, channels, notes)
         raw_workflows = data.get("workflows", {})
         if not isinstance(raw_workflows, dict):
-            self.problem(("workflows",), f"expected a mapping of workflow key -> workflow, found {_kind(raw_workflows)}")
+            self.problem(("workflows",), f"expected a mapping of key -> workflow, found {_kind(raw_workflows)}")
         else:
             for key, body in raw_workflows.items():
                 workflow = self.workflow(str(key), body, ("workflows", key), channels)
@@ -164,15 +166,15 @@ class _Parser:
             notes=tuple(notes),
         )
 
-    def project_workflows(self, data: dict[str, Any], channels: dict[str, Channel], notes: list[str]) -> dict[str, Workflow]:
+    def project_workflows(
+        self, data: dict[str, Any], channels: dict[str, Channel], notes: list[str]
+    ) -> dict[str, Workflow]:
         raw = data.get("workflows_dir")
         if raw is None:
             return {}
         if not isinstance(raw, str) or not raw:
             self.problem(("workflows_dir",), f"expected a path to a Knock CLI project, found {_kind(raw)}")
             return {}
-        from mockknock.knock_project import load_knock_project
-
         try:
             project = load_knock_project((self.base_dir / raw).resolve(), channels)
         except ScenarioError as exc:
@@ -188,7 +190,7 @@ class _Parser:
                                            f"(allowed here: {', '.join(allowed)})")
 
     def typed(self, data: dict[str, Any], path: PathKey, kind: type, expected: str) -> Any:
-        value = data.get(path[-1])
+        value = data.get(str(path[-1]))
         if value is None:
             return None
         # bool is an int in Python; a scenario that writes `seed: true` is wrong all the same.
@@ -339,7 +341,7 @@ class _Parser:
             return None
         max_actors = raw.get("max_actors", 10)
         if isinstance(max_actors, bool) or not isinstance(max_actors, int) or not 1 <= max_actors <= 10:
-            self.problem((*path, "max_actors"), f"expected an integer from 1 to 10 (Knock's limit), found {max_actors!r}")
+            self.problem((*path, "max_actors"), f"expected 1 to 10 (Knock's limit), found {max_actors!r}")
             return None
         sliding = raw.get("sliding", False)
         if not isinstance(sliding, bool):
