@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "60 = a simulated minute per second)")
     serve.add_argument("--virtual-clock", action="store_const", const=True, default=None,
                        help="jump simulated time to the next due event whenever nothing is in flight")
+    serve.add_argument("--no-auto-advance", dest="auto_advance", action="store_const", const=False, default=None,
+                       help="with --virtual-clock: move time only through POST /__mockknock/clock/advance")
     serve.add_argument("--start-at", dest="start_at_us", metavar="ISO-TIME",
                        help="where the virtual clock starts (default 2026-01-01T00:00:00Z)")
     serve.add_argument("--seed", type=int, help="seed for every id, fake value and random choice")

@@ -135,6 +135,10 @@ class VirtualClock(Clock):
         self._now_us += duration_us
         return self._now_us
 
+    def set_auto_advance(self, on: bool) -> None:
+        self.auto_advance = on
+        self._poke()
+
     def pending(self) -> int:
         return sum(1 for _, _, f in self._waiters if not f.done())
 

@@ -96,6 +96,9 @@ class Settings:
     signing_secret: str | None = None
     speed: float = 1.0
     virtual_clock: bool = False
+    # On a virtual clock: jump to the next due event whenever idle (replay, CI), or move only when told to
+    # through the control plane (tests that trigger from outside and must not see windows close between calls).
+    auto_advance: bool = True
     start_at_us: int = DEFAULT_VIRTUAL_START_US
     seed: int | None = None
     scenario: Path | None = None
@@ -188,6 +191,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "signing_secret": ("signing-secret", str),
     "speed": ("speed", float),
     "virtual_clock": ("virtual-clock", _bool),
+    "auto_advance": ("auto-advance", _bool),
     "start_at_us": ("start-at", _instant),
     "seed": ("seed", int),
     "scenario": ("scenario", Path),

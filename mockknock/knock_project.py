@@ -195,16 +195,24 @@ class _Reader:
             return None
         return Workflow(key=key, name=name, steps=self.steps(raw_steps, ("steps",)), categories=tuple(categories))
 
-    def read_json(self, file: Path, referrer: str = "") -> Any:
-        """The parsed file, or _MISSING after recording why it could not be read."""
+    def read_text(self, file: Path, referrer: str = "") -> str | None:
         try:
-            return json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            self.problems.append(f"{file}:{exc.lineno}:{exc.colno}: broken JSON: {exc.msg}{referrer}")
+            return file.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             self.problems.append(f"{file}: the file is not UTF-8 text{referrer}")
         except OSError as exc:
             self.problems.append(f"{file}: cannot read the file: {exc.strerror}{referrer}")
+        return None
+
+    def read_json(self, file: Path, referrer: str = "") -> Any:
+        """The parsed file, or _MISSING after recording why it could not be read."""
+        text = self.read_text(file, referrer)
+        if text is None:
+            return _MISSING
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.problems.append(f"{file}:{exc.lineno}:{exc.colno}: broken JSON: {exc.msg}{referrer}")
         return _MISSING
 
     def resolve_file_refs(self, node: Any, directory: Path, base: str, level: int, path: PathKey) -> None:
@@ -242,13 +250,7 @@ class _Reader:
             return None
         referrer = f" (referenced by {self.file}: {format_path(path)})"
         if file.name.lower() != VISUAL_BLOCKS_JSON:
-            try:
-                return file.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                self.problems.append(f"{file}: the file is not UTF-8 text{referrer}")
-            except OSError as exc:
-                self.problems.append(f"{file}: cannot read the file: {exc.strerror}{referrer}")
-            return None
+            return self.read_text(file, referrer)
         content = self.read_json(file, referrer)
         if content is _MISSING:
             return None

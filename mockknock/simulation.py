@@ -28,7 +28,7 @@ from mockknock.store import Store
 
 def make_clock(settings: Settings) -> Clock:
     if settings.virtual_clock:
-        return VirtualClock(start_us=settings.start_at_us)
+        return VirtualClock(start_us=settings.start_at_us, auto_advance=settings.auto_advance)
     return ScaledClock(settings.speed)
 
 
@@ -128,9 +128,21 @@ class Simulation:
         self.engine.reset(self.scenario, self.randomness, FakeData(self.seed))
 
     async def settle(self) -> None:
-        """Wait until every scheduled step has fired and every delivery has finished."""
-        while True:
-            await self.engine.timeline.until_idle()
-            await self.delivery.until_idle()
-            if not len(self.engine.timeline) and not self.delivery.in_flight:
-                return
+        """Wait until every scheduled step has fired and every delivery has finished.
+
+        A virtual clock that only moves when told to is let run for the duration, then held again.
+        """
+        manual = isinstance(self.clock, VirtualClock) and not self.clock.auto_advance
+        if manual:
+            assert isinstance(self.clock, VirtualClock)
+            self.clock.set_auto_advance(True)
+        try:
+            while True:
+                await self.engine.timeline.until_idle()
+                await self.delivery.until_idle()
+                if not len(self.engine.timeline) and not self.delivery.in_flight:
+                    return
+        finally:
+            if manual:
+                assert isinstance(self.clock, VirtualClock)
+                self.clock.set_auto_advance(False)

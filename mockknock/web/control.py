@@ -4,6 +4,7 @@ GET  /__mockknock                 overview: version, seed, scenario, clock, endp
 GET  /__mockknock/clock           the simulated clock
 POST /__mockknock/clock/advance   {"by": "30m"}: move a virtual clock forward
 POST /__mockknock/reset           {"seed": 7, "scenario": "default"} (both optional): forget everything
+PUT  /__mockknock/scenario        {"scenario": "email-bounces"} (bundled name or file path): switch, keep state
 GET  /__mockknock/events          emitted webhooks, oldest first (?type=message.sent&limit=100)
 GET  /__mockknock/deliveries      every delivery attempt (?event_seq=3&limit=100)
 GET  /__mockknock/runs            accepted workflow runs with their recipient runs
@@ -22,6 +23,7 @@ from mockknock.clock import VirtualClock
 from mockknock.duration import DurationError, parse_duration
 from mockknock.errors import FieldError, ScenarioError
 from mockknock.resources import bundled_scenario
+from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
 from mockknock.web.keys import SIMULATION
 from mockknock.web.responses import json_response, parse_json_object, read_body
@@ -80,6 +82,17 @@ async def advance_clock(request: web.Request) -> web.Response:
     return json_response(sim.clock.describe())
 
 
+def _named_scenario(value: object) -> Scenario:
+    """A bundled scenario by name, or a scenario file by path; a 422 naming the problem otherwise."""
+    if not isinstance(value, str) or not value:
+        raise errors.invalid_params([FieldError("scenario", "must be a bundled scenario name or a file path")])
+    try:
+        path = Path(value) if Path(value).is_file() else bundled_scenario(value)
+        return load_scenario(path)
+    except (FileNotFoundError, ScenarioError) as exc:
+        raise errors.invalid_params([FieldError("scenario", str(exc))]) from None
+
+
 async def reset(request: web.Request) -> web.Response:
     sim = request.app[SIMULATION]
     raw = await read_body(request, sim.settings.max_body_bytes)
@@ -87,16 +100,16 @@ async def reset(request: web.Request) -> web.Response:
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise errors.invalid_params([FieldError("seed", f"must be an integer, got {seed!r}")])
-    scenario = None
-    if body.get("scenario") is not None:
-        name = str(body["scenario"])
-        try:
-            path = Path(name) if Path(name).is_file() else bundled_scenario(name)
-            scenario = load_scenario(path)
-        except (FileNotFoundError, ScenarioError) as exc:
-            raise errors.invalid_params([FieldError("scenario", str(exc))]) from None
+    scenario = _named_scenario(body["scenario"]) if body.get("scenario") is not None else None
     sim.reset(seed=seed, scenario=scenario)
     return json_response({"seed": sim.seed, "scenario": sim.scenario.name})
+
+
+async def switch_scenario(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    body = parse_json_object(await read_body(request, sim.settings.max_body_bytes))
+    sim.use_scenario(_named_scenario(body.get("scenario")))
+    return json_response({"scenario": sim.scenario.name, "notes": list(sim.scenario.notes)})
 
 
 async def events(request: web.Request) -> web.Response:
@@ -138,6 +151,7 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/clock", clock)
     router.add_post(f"{PREFIX}/clock/advance", advance_clock)
     router.add_post(f"{PREFIX}/reset", reset)
+    router.add_put(f"{PREFIX}/scenario", switch_scenario)
     router.add_get(f"{PREFIX}/events", events)
     router.add_get(f"{PREFIX}/deliveries", deliveries)
     router.add_get(f"{PREFIX}/runs", runs)
