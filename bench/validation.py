@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
-from jsonschema import Draft7Validator, Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft7Validator, Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 

@@ -33,9 +33,9 @@ from typing import Any, Literal, Protocol
 
 # jsonschema ships no type information (and types-jsonschema is not a dev dependency); the little of
 # it used here is described by the _Validator protocol below.
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import SchemaError, ValidationError  # type: ignore[import-untyped]
-from jsonschema.validators import extend  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.validators import extend
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
@@ -130,7 +130,7 @@ def _shared_semantics(patterns: Mapping[str, re.Pattern[str]]) -> _ValidatorClas
                     yield ValidationError(f"{name!r} is a required property", path=[name])
 
     checker = Draft202012Validator.TYPE_CHECKER.redefine_many({"array": _is_array, "number": _is_number})
-    cls: _ValidatorClass = extend(
+    cls: _ValidatorClass = extend(  # type: ignore[no-untyped-call]  # jsonschema's extend() is unannotated
         Draft202012Validator, validators={"pattern": pattern, "required": required}, type_checker=checker
     )
     return cls
@@ -422,7 +422,9 @@ def _branch_rank(index: int, errors: Sequence[ValidationError]) -> tuple[bool, b
 
 
 def _message(error: ValidationError) -> str:
-    keyword, value, instance = error.validator, error.validator_value, error.instance
+    keyword = error.validator
+    value: Any = error.validator_value
+    instance: Any = error.instance
     if keyword == "type":
         return f"{_short(instance)} is not of type {_or(_as_list(value))}"
     if keyword == "const":

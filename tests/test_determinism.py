@@ -23,7 +23,7 @@ async def run_once(make_server: ServerFactory, make_receiver: ReceiverFactory, p
     async with aiohttp.ClientSession() as session:
         for key, body in TRIGGERS:
             async with session.post(f"{server.url}/v1/workflows/{key}/trigger", json=body, headers=AUTH) as r:
-                run_ids.append((await r.read()))
+                run_ids.append(await r.read())
     await server.simulation.settle()
     emitted = [event.body for event in server.simulation.store.events]
     assert len(receiver.received) == len(emitted)

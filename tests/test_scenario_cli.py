@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from mockknock.cli import main
+from mockknock.errors import ScenarioError
 from mockknock.reloader import ScenarioReloader
 from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
@@ -133,3 +134,35 @@ class TestReloader:
             assert reloader.check()
             async with session.post(url, json={"recipients": ["u1"]}, headers=AUTH) as response:
                 assert response.status == 200
+
+
+class TestKnockProjectInScenario:
+    """workflows_dir: a scenario reusing a Knock CLI project's workflow definitions."""
+
+    async def test_project_workflows_are_served(self, tmp_path: Path, make_server: ServerFactory) -> None:
+        """The project's workflow keys trigger; scenario channels set providers; unknown keys are 404."""
+        project = Path(__file__).parent / "fixtures" / "knock_project"
+        path = tmp_path / "s.yaml"
+        path.write_text(
+            f"version: 1\nunknown_workflows: reject\nworkflows_dir: {project}\n"
+            "channels:\n  postmark: {type: email, provider: postmark}\n"
+        )
+        scenario = load_scenario(path)
+        assert set(scenario.workflows) == {"new-comment", "batched-comments", "escalation"}
+        assert any("http_fetch" in note for note in scenario.notes)
+        server = await make_server(virtual_clock=True, scenario_obj=scenario)
+        async with aiohttp.ClientSession() as session:
+            for key, status in (("new-comment", 200), ("escalation", 200), ("nope", 404)):
+                async with session.post(f"{server.url}/v1/workflows/{key}/trigger",
+                                        json={"recipients": [{"id": "u1", "email": "u1@x.io"}],
+                                              "data": {"priority": "low"}}, headers=AUTH) as response:
+                    assert response.status == status, await response.text()
+        await server.simulation.settle()
+        assert server.simulation.store.messages
+
+    def test_relative_workflows_dir(self, tmp_path: Path) -> None:
+        """workflows_dir is relative to the scenario file; a missing one is an error naming the path."""
+        path = tmp_path / "s.yaml"
+        path.write_text("version: 1\nworkflows_dir: ./knock\n")
+        with pytest.raises(ScenarioError, match="does not exist"):
+            load_scenario(path)

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from shared_docs import component, openapi
+from jsonschema import Draft202012Validator
 
 from mockknock.errors import SchemaViolation
 from mockknock.resources import schemas_dir
 from mockknock.schemas import ALLOWED_KEYWORDS, SchemaIssue, SchemaRegistry
+from tests.shared_docs import component, openapi
 
 EVENT_TYPES = [
     "message.sent", "message.delivered", "message.delivery_attempted", "message.undelivered",

@@ -58,9 +58,12 @@ class TestThroughTheSdk:
     async def test_magic_recipients(self, make_server: ServerFactory, receiver: Receiver, tmp_path: Path) -> None:
         """Inline users decide outcomes: a 'bounce' email bounces, u_undeliverable exhausts retries."""
         knock, server = await start(make_server, receiver, tmp_path)
-        recipients = [{"id": "b1", "email": "please.bounce@example.com"}, "u_undeliverable",
-                      {"id": "ok", "email": "ok@example.com"}]
-        await asyncio.to_thread(knock.workflows.trigger, "comment", recipients=recipients)
+        await asyncio.to_thread(
+            knock.workflows.trigger,
+            "comment",
+            recipients=[{"id": "b1", "email": "please.bounce@example.com"}, "u_undeliverable",
+                        {"id": "ok", "email": "ok@example.com"}],
+        )
         await server.simulation.settle()  # type: ignore[attr-defined]
         final = {r.json["data"]["recipient"]: r.type for r in receiver.received}
         assert final == {"b1": "message.bounced", "u_undeliverable": "message.undelivered", "ok": "message.delivered"}

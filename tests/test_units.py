@@ -118,6 +118,7 @@ class TestSettings:
         env = {"MOCKKNOCK_WEBHOOK_URL": "http://a/h http://b/h|message.*", "MOCKKNOCK_MAX_ATTEMPTS": "3",
                "MOCKKNOCK_RETRY_BASE": "2s"}
         settings = Settings.resolve(env, {})
+        assert settings.retry is not None
         assert [e.url for e in settings.webhook_urls] == ["http://a/h", "http://b/h"]
         assert settings.webhook_urls[1].events == ("message.*",)
         assert settings.retry.max_attempts == 3 and settings.retry.base_us == 2_000_000
