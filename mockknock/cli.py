@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                        default=None, help="skip validating each webhook body against its schema (load tests only)")
     serve.add_argument("--access-log", action="store_const", const=True, default=None,
                        help="log every API request (costs a third of throughput)")
+    serve.add_argument("--play-script", action="store_const", const=True, default=None,
+                       help="make the scenario's script: calls itself, starting at once")
     serve.add_argument("--quiet", action="store_const", const=True, default=None,
                        help="do not print sink deliveries")
     validate = commands.add_parser(
@@ -131,6 +133,11 @@ async def _serve(settings: Settings, console: Console) -> int:
     await server.start()
     for line in banner(server):
         console.line(line)
+    for note in server.simulation.scenario.notes:
+        console.line(f"  note      {note}")
+    if settings.play_script:
+        count = server.simulation.play_script()
+        console.line(f"  script    {count} scripted calls scheduled from now")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

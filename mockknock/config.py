@@ -111,6 +111,7 @@ class Settings:
     delivery_concurrency: int = 64
     delivery_log_size: int = 10_000
     quiet: bool = False
+    play_script: bool = False
 
     @classmethod
     def resolve(cls, env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
@@ -207,6 +208,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "delivery_concurrency": ("delivery-concurrency", int),
     "delivery_log_size": ("delivery-log-size", int),
     "quiet": ("quiet", _bool),
+    "play_script": ("play-script", _bool),
 }
 
 

@@ -13,6 +13,15 @@ if TYPE_CHECKING:
     from faker import Faker
 
 
+# Faker providers a scenario script may ask for by name: an allow-list, so a scenario cannot call
+# arbitrary methods and every value is plain JSON.
+PROVIDERS = frozenset({
+    "name", "first_name", "last_name", "email", "user_name", "phone_number", "company", "job", "city",
+    "country", "sentence", "paragraph", "word", "catch_phrase", "url", "uri_path", "uuid4", "iso8601",
+    "pyint", "color_name",
+})
+
+
 class FakeData:
     def __init__(self, seed: int) -> None:
         self._seed = seed
@@ -38,6 +47,22 @@ class FakeData:
             "email": f"{local}@{fake.free_email_domain()}",
             "phone_number": fake.numerify("+1##########"),
         }
+
+    def value(self, provider: str, *key: str) -> Any:
+        """One value from an allowed Faker provider (``sentence``, ``email``...), fixed by seed and key."""
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown fake value {provider!r}; use one of {', '.join(sorted(PROVIDERS))}")
+        value = getattr(self._generator("value", provider, *key), provider)()
+        # Dates and UUIDs leave as the strings a JSON body would carry.
+        return value if isinstance(value, str | int | float | bool) else str(value)
+
+    def users(self, count: int, *key: str) -> list[dict[str, Any]]:
+        """``count`` inline users with stable ids, names, emails and phone numbers."""
+        found = []
+        for index in range(count):
+            ident = "user_" + self._generator("user-id", *key, str(index)).hexify("^" * 8)
+            found.append({"id": ident, **self.person(ident)})
+        return found
 
     def url(self, *key: str) -> str:
         fake = self._generator("url", *key)

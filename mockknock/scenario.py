@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from mockknock.conditions import Conditions
 from mockknock.config import Endpoint, RetryPolicy
@@ -197,6 +198,25 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ScriptedCall:
+    """A trigger (or cancel) the scenario makes itself, at a time on its clock, optionally repeated.
+
+    ``body`` is Knock's request body, except that values may be ``{"fake": "<provider>"}`` and
+    ``recipients`` may be ``{"fake": N}``; they are filled from the seed when the call is made.
+    """
+
+    at_us: int
+    workflow: str
+    body: dict[str, Any]
+    cancel: bool = False
+    every_us: int = 0
+    count: int = 1
+
+    def times(self) -> list[int]:
+        return [self.at_us + n * self.every_us for n in range(self.count)]
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
@@ -212,6 +232,7 @@ class Scenario:
     retry: RetryPolicy | None = None
     rules: tuple[Rule, ...] = ()
     recipient_run_events: bool = False
+    script: tuple[ScriptedCall, ...] = ()
     # Things the loader wants the user to know that are not errors (steps not simulated, ...).
     notes: tuple[str, ...] = ()
 

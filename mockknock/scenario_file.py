@@ -17,6 +17,7 @@ from mockknock.conditions import ConditionError, Conditions, parse_compact
 from mockknock.config import Endpoint, RetryPolicy
 from mockknock.duration import DurationError, parse_duration
 from mockknock.errors import ConfigError, ScenarioError
+from mockknock.fake import PROVIDERS
 from mockknock.knock_project import load_knock_project
 from mockknock.lifecycle import Action, LifecycleError, Step, check_sequence, parse_step
 from mockknock.model import Channel, ChannelType
@@ -34,6 +35,7 @@ from mockknock.scenario import (
     Outcome,
     Rule,
     Scenario,
+    ScriptedCall,
     ThrottleStep,
     Workflow,
     WorkflowStep,
@@ -45,7 +47,7 @@ from mockknock.yaml_source import Located, PathKey, YamlSyntaxError, format_path
 
 TOP_KEYS = (
     "version", "name", "description", "seed", "channels", "workflows", "workflows_dir", "unknown_workflows",
-    "default_workflow", "lifecycles", "rules", "webhooks", "recipient_run_events",
+    "default_workflow", "lifecycles", "rules", "webhooks", "recipient_run_events", "script",
 )
 CHANNEL_KEYS = ("type", "provider", "name")
 WORKFLOW_KEYS = ("name", "description", "categories", "steps")
@@ -60,6 +62,8 @@ OUTCOME_KEYS = ("weight", "events")
 RULE_KEYS = ("when", "outcome", "events", "channel_type")
 WEBHOOK_KEYS = ("endpoints", "retry")
 RETRY_KEYS = ("max_attempts", "base", "cap", "jitter", "timeout")
+TRIGGER_BODY_KEYS = ("recipients", "actor", "data", "tenant", "cancellation_key", "settings")
+SCRIPT_KEYS = ("at", "every", "count", "workflow", "cancel", *TRIGGER_BODY_KEYS)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -147,6 +151,7 @@ class _Parser:
         rules = self.rules(data.get("rules", []), ("rules",), outcome_names)
         endpoints, retry = self.webhooks(data.get("webhooks", {}), ("webhooks",))
         run_events = self.typed(data, ("recipient_run_events",), bool, "true or false") or False
+        script = self.script(data.get("script", []), ("script",), workflows, unknown == "accept")
         self.fail_if_problems()
         return Scenario(
             name=name,
@@ -163,6 +168,7 @@ class _Parser:
             retry=retry,
             rules=rules,
             recipient_run_events=run_events,
+            script=script,
             notes=tuple(notes),
         )
 
@@ -510,6 +516,80 @@ class _Parser:
             if when is not None:
                 found.append(Rule(when, outcome, steps, channel_type))
         return tuple(found)
+
+    # -- script ---------------------------------------------------------------------------------------
+
+    def script(
+        self, raw: Any, path: PathKey, workflows: dict[str, Workflow], accept_unknown: bool
+    ) -> tuple[ScriptedCall, ...]:
+        if not isinstance(raw, list):
+            self.problem(path, f"expected a list of calls [{{at: 0s, workflow: key, recipients: [...]}}], "
+                               f"found {_kind(raw)}")
+            return ()
+        found = []
+        for index, body in enumerate(raw):
+            call = self.scripted_call(body, (*path, index), workflows, accept_unknown)
+            if call is not None:
+                found.append(call)
+        return tuple(found)
+
+    def scripted_call(
+        self, raw: Any, path: PathKey, workflows: dict[str, Workflow], accept_unknown: bool
+    ) -> ScriptedCall | None:
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected {{at: 1m, workflow: key, recipients: [...]}}, found {_kind(raw)}")
+            return None
+        self.unknown_keys(raw, path, SCRIPT_KEYS)
+        before = len(self.problems)
+        at = self.duration(raw.get("at", 0), (*path, "at"))
+        every = self.duration(raw["every"], (*path, "every"), positive=True) if "every" in raw else 0
+        count = raw.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            self.problem((*path, "count"), f"expected an integer of at least 1, found {count!r}")
+        elif count > 1 and "every" not in raw:
+            self.problem((*path, "count"), "a repeated call needs 'every: <duration>' between repetitions")
+        workflow = raw.get("workflow")
+        if not isinstance(workflow, str) or not workflow:
+            self.problem((*path, "workflow"), f"expected the workflow key to call, found {workflow!r}")
+        elif workflow not in workflows and not accept_unknown:
+            self.problem((*path, "workflow"), f"no workflow {workflow!r} in this scenario"
+                                              f"{suggest(workflow, workflows)} and unknown_workflows is reject")
+        cancel = raw.get("cancel", False)
+        if not isinstance(cancel, bool):
+            self.problem((*path, "cancel"), f"expected true or false, found {cancel!r}")
+        body = {k: raw[k] for k in TRIGGER_BODY_KEYS if k in raw}
+        if cancel is True:
+            if not isinstance(body.get("cancellation_key"), str):
+                self.problem(path, "a cancel call needs cancellation_key")
+        else:
+            self.check_recipients(body.get("recipients"), (*path, "recipients"))
+        self.check_fakes(body, path)
+        if len(self.problems) > before or at is None or every is None:
+            return None
+        return ScriptedCall(at, str(workflow), body, cancel is True, every, count)
+
+    def check_recipients(self, raw: Any, path: PathKey) -> None:
+        if isinstance(raw, dict) and set(raw) == {"fake"}:
+            count = raw["fake"]
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+                self.problem((*path, "fake"), f"expected how many fake users, 1 to 1000, found {count!r}")
+            return
+        if not isinstance(raw, list) or not raw:
+            self.problem(path, "expected a non-empty list of recipients (ids or {id, ...}), or {fake: N}")
+
+    def check_fakes(self, value: Any, path: PathKey) -> None:
+        """Every {fake: provider} marker names a provider mockknock allows."""
+        if isinstance(value, dict):
+            if set(value) == {"fake"} and isinstance(value["fake"], str) and value["fake"] not in PROVIDERS:
+                self.problem((*path, "fake"), f"unknown fake value {value['fake']!r}"
+                                              f"{suggest(value['fake'], PROVIDERS)}; "
+                                              f"allowed: {', '.join(sorted(PROVIDERS))}")
+                return
+            for key, item in value.items():
+                self.check_fakes(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.check_fakes(item, (*path, index))
 
     # -- webhooks ---------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from mockknock.model import Event
 from mockknock.randomness import Randomness
 from mockknock.scenario import Scenario
 from mockknock.schemas import SchemaRegistry
+from mockknock.script import ScriptPlayer
 from mockknock.store import Store
 
 
@@ -62,7 +63,9 @@ class Simulation:
             user_agent=f"mockknock/{__version__}",
         )
         self.emitter = Emitter(self.store, schemas, settings.validate_webhooks, self._outbox, strict=strict)
-        self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, FakeData(self.seed))
+        fake = FakeData(self.seed)
+        self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, fake)
+        self.script = ScriptPlayer(self.engine, schemas, fake)
         self._request_ids = self.randomness.stream("request-ids")
         self._timeline_task: asyncio.Task[None] | None = None
         # Known once the server has bound its port; the built-in sink lives on the same server.
@@ -125,7 +128,13 @@ class Simulation:
         self._request_ids = self.randomness.stream("request-ids")
         self.delivery.reset(self.randomness)
         self.idempotency.clear()
-        self.engine.reset(self.scenario, self.randomness, FakeData(self.seed))
+        fake = FakeData(self.seed)
+        self.engine.reset(self.scenario, self.randomness, fake)
+        self.script = ScriptPlayer(self.engine, self.schemas, fake)
+
+    def play_script(self) -> int:
+        """Schedule the scenario's script from now; returns how many calls it will make."""
+        return self.script.schedule(self.scenario.script, self.clock.now_us())
 
     async def settle(self) -> None:
         """Wait until every scheduled step has fired and every delivery has finished.

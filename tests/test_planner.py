@@ -8,47 +8,25 @@ from typing import Any
 
 import pytest
 
-from mockknock.clock import VirtualClock
-from mockknock.emitter import Emitter
-from mockknock.engine import Engine
-from mockknock.fake import FakeData
-from mockknock.model import Event
-from mockknock.randomness import Randomness
+from mockknock.offline import OfflineRun
 from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
 from mockknock.schemas import SchemaRegistry
-from mockknock.store import Store
-from mockknock.trigger import TriggerRequest
 
 START = 1_767_225_600_000_000
 
 
-class Harness:
+class Harness(OfflineRun):
     """An engine on a hand-driven virtual clock; events are collected instead of delivered."""
 
     def __init__(self, scenario: Scenario, schemas: SchemaRegistry, seed: int = 1) -> None:
-        self.clock = VirtualClock(start_us=START, auto_advance=False)
-        self.store = Store()
-        self.events: list[Event] = []
-        emitter = Emitter(self.store, schemas, True, self.events.append, strict=True)
-        self.engine = Engine(scenario, self.store, self.clock, Randomness(seed), emitter, FakeData(seed))
+        super().__init__(scenario, schemas, seed=seed, start_us=START)
 
-    def trigger(self, key: str, **body: Any) -> str:
-        workflow = self.engine.resolve_workflow(key)
-        return self.engine.trigger(workflow, TriggerRequest.from_body({"recipients": ["u1"], **body}), "req").id
-
-    def advance(self, us: int) -> None:
-        """Move time forward by `us`, firing everything due on the way, in order."""
-        end = self.clock.now_us() + us
-        while (due := self.engine.timeline.next_due_us()) is not None and due <= end:
-            self.clock.advance(due - self.clock.now_us())
-            self.engine.timeline.fire_due()
-        self.clock.advance(end - self.clock.now_us())
+    def trigger(self, workflow: str, body: dict[str, object] | None = None, **fields: Any) -> str:
+        return super().trigger(workflow, {"recipients": ["u1"], **(body or {}), **fields})
 
     def run_all(self) -> None:
-        while (due := self.engine.timeline.next_due_us()) is not None:
-            self.clock.advance(max(0, due - self.clock.now_us()))
-            self.engine.timeline.fire_due()
+        self.run()
 
     def bodies(self, event_type: str | None = None) -> list[dict[str, Any]]:
         found = [json.loads(e.body) for e in self.events]
