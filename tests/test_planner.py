@@ -22,8 +22,9 @@ class Harness(OfflineRun):
     def __init__(self, scenario: Scenario, schemas: SchemaRegistry, seed: int = 1) -> None:
         super().__init__(scenario, schemas, seed=seed, start_us=START)
 
-    def trigger(self, workflow: str, body: dict[str, object] | None = None, **fields: Any) -> str:
-        return super().trigger(workflow, {"recipients": ["u1"], **(body or {}), **fields})
+    def send(self, workflow: str, **fields: Any) -> str:
+        """Trigger for u1 unless told otherwise."""
+        return self.trigger(workflow, {"recipients": ["u1"], **fields})
 
     def run_all(self) -> None:
         self.run()
@@ -62,7 +63,7 @@ lifecycles:
   - match: {channel: mail}
     events: [sent]
 """), schemas)
-        h.trigger("wf")
+        h.send("wf")
         h.advance(1)
         assert len(h.store.messages) == 1
         h.advance(5 * 60_000_000 - 2)
@@ -77,7 +78,7 @@ lifecycles:
         """settings.skip_delay makes both messages at once."""
         h = Harness(scenario(tmp_path, BASE + "workflows:\n  wf:\n    steps: [{channel: feed}, {delay: 1h}, "
                                               "{channel: mail}]\n"), schemas)
-        h.trigger("wf", settings={"skip_delay": True})
+        h.send("wf", settings={"skip_delay": True})
         h.advance(1)
         assert len(h.store.messages) == 2
 
@@ -105,7 +106,7 @@ workflows:
     ) -> None:
         """High priority takes the terminating sms branch; anything else falls through to feed then mail."""
         h = Harness(scenario(tmp_path, self.TEXT), schemas)
-        h.trigger("wf", data=data)
+        h.send("wf", data=data)
         h.run_all()
         assert [m.channel.key for m in h.store.messages.values()] == channels
 
@@ -119,7 +120,7 @@ workflows:
         when: {recipient.email: {exists: true}}
       - channel: feed
 """), schemas)
-        h.trigger("wf", recipients=[{"id": "a", "email": "a@x.io"}, {"id": "p", "collection": "projects"}])
+        h.send("wf", recipients=[{"id": "a", "email": "a@x.io"}, {"id": "p", "collection": "projects"}])
         h.run_all()
         assert sorted((str(m.recipient), m.channel.key) for m in h.store.messages.values()) == [
             ("('projects', 'p')", "feed"), ("a", "feed"), ("a", "mail")]
@@ -143,9 +144,9 @@ lifecycles:
         """Three triggers on one thread within the window: one email with three distinct actors."""
         h = Harness(scenario(tmp_path, self.TEXT), schemas)
         for actor in ("a1", "a2", "a1", "a3"):
-            h.trigger("digest", actor=actor, data={"thread_id": "t1"})
+            h.send("digest", actor=actor, data={"thread_id": "t1"})
             h.advance(60_000_000)
-        h.trigger("digest", actor="b1", data={"thread_id": "t2"})
+        h.send("digest", actor="b1", data={"thread_id": "t2"})
         h.run_all()
         emails = h.bodies("message.sent")
         assert len(emails) == 2
@@ -158,18 +159,18 @@ lifecycles:
     def test_after_window_a_new_batch_opens(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
         """A trigger after the window closed starts a second batch."""
         h = Harness(scenario(tmp_path, self.TEXT), schemas)
-        h.trigger("digest", actor="a1", data={"thread_id": "t1"})
+        h.send("digest", actor="a1", data={"thread_id": "t1"})
         h.advance(11 * 60_000_000)
-        h.trigger("digest", actor="a2", data={"thread_id": "t1"})
+        h.send("digest", actor="a2", data={"thread_id": "t1"})
         h.run_all()
         assert [e["data"]["actors"] for e in h.bodies("message.sent")] == [["a1"], ["a2"]]
 
     def test_sliding_window_extends(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
         """With sliding: true each trigger pushes the close back by the window."""
         h = Harness(scenario(tmp_path, self.TEXT.replace("key: data.thread_id", "sliding: true")), schemas)
-        h.trigger("digest", actor="a1")
+        h.send("digest", actor="a1")
         h.advance(9 * 60_000_000)
-        h.trigger("digest", actor="a2")
+        h.send("digest", actor="a2")
         h.run_all()
         (email,) = h.bodies("message.sent")
         assert email["data"]["actors"] == ["a1", "a2"]
@@ -187,10 +188,10 @@ workflows:
     steps: [{throttle: {limit: 2, window: 1h}}, {channel: feed}]
 """), schemas)
         for _ in range(3):
-            h.trigger("wf")
+            h.send("wf")
             h.advance(60_000_000)
         h.advance(3600_000_000)
-        h.trigger("wf")
+        h.send("wf")
         h.run_all()
         assert len(h.store.messages) == 3
         assert sum(1 for r in h.store.recipient_runs.values() if r.note and "throttled" in r.note) == 1
@@ -218,7 +219,7 @@ rules:
     def test_rules_pick_outcomes(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
         """An email containing 'bounce' bounces; u_undeliverable fails; others follow the weights."""
         h = Harness(scenario(tmp_path, self.TEXT), schemas)
-        h.trigger("wf", recipients=[{"id": "b", "email": "will.bounce@x.io"}, "u_undeliverable", "ok"])
+        h.send("wf", recipients=[{"id": "b", "email": "will.bounce@x.io"}, "u_undeliverable", "ok"])
         h.run_all()
         final = {str(m.recipient): m.status.value for m in h.store.messages.values()}
         assert final == {"b": "bounced", "u_undeliverable": "undelivered", "ok": "delivered"}
@@ -226,7 +227,7 @@ rules:
     def test_force_outcome(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
         """data.force_outcome names the outcome, even one of weight 0."""
         h = Harness(scenario(tmp_path, self.TEXT), schemas)
-        h.trigger("wf", data={"force_outcome": "bounced"})
+        h.send("wf", data={"force_outcome": "bounced"})
         h.run_all()
         assert [m.status.value for m in h.store.messages.values()] == ["bounced"]
 
@@ -236,7 +237,7 @@ rules:
 
         def statuses(seed: int) -> list[str]:
             h = Harness(scenario(tmp_path, text), schemas, seed=seed)
-            h.trigger("wf", recipients=[f"u{i}" for i in range(400)])
+            h.send("wf", recipients=[f"u{i}" for i in range(400)])
             h.run_all()
             return [m.status.value for m in h.store.messages.values()]
 
@@ -248,7 +249,7 @@ rules:
     def test_sandbox_mode_sends_nothing(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
         """settings.sandbox_mode: messages are not_sent and no webhook is emitted."""
         h = Harness(scenario(tmp_path, self.TEXT), schemas)
-        h.trigger("wf", settings={"sandbox_mode": True})
+        h.send("wf", settings={"sandbox_mode": True})
         h.run_all()
         assert [m.status.value for m in h.store.messages.values()] == ["not_sent"]
         assert h.events == []
@@ -261,7 +262,7 @@ class TestCancellation:
         """A run cancelled during its delay makes no second message; the run says why."""
         h = Harness(scenario(tmp_path, BASE + "workflows:\n  wf:\n    steps: [{channel: feed}, {delay: 1h}, "
                                               "{channel: mail}]\n"), schemas)
-        h.trigger("wf", cancellation_key="c1")
+        h.send("wf", cancellation_key="c1")
         h.advance(60_000_000)
         assert h.engine.cancel("wf", "c1", None) == 1
         h.run_all()

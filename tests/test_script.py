@@ -91,7 +91,7 @@ class TestScript:
     def test_bad_script_entries(self, tmp_path: Path, entry: str, fragment: str) -> None:
         """Each mistake in a script entry is reported with its place."""
         path = tmp_path / "s.yaml"
-        path.write_text(SCRIPTED.split("script:")[0] + "script:\n" + entry + "\n")
+        path.write_text(SCRIPTED.split("script:", maxsplit=1)[0] + "script:\n" + entry + "\n")
         with pytest.raises(ScenarioError) as info:
             load_scenario(path)
         assert fragment in str(info.value)
