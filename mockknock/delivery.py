@@ -19,11 +19,13 @@ from mockknock import signing
 from mockknock.clock import Clock
 from mockknock.config import Endpoint, RetryPolicy
 from mockknock.model import DeliveryAttempt, Event
+from mockknock.outages import Component, EffectKind, Outage, Outages
 from mockknock.randomness import Randomness
 from mockknock.store import Store
 
 _log = logging.getLogger("mockknock.delivery")
 AttemptListener = Callable[[Event, DeliveryAttempt], None]
+_PAUSE_SLICE_US = 60_000_000
 
 
 class Delivery:
@@ -37,7 +39,9 @@ class Delivery:
         environment_id: str,
         concurrency: int,
         user_agent: str,
+        outages: Outages,
     ) -> None:
+        self._outages = outages
         self._store = store
         self._clock = clock
         self._jitter = randomness.stream("delivery-jitter")
@@ -104,12 +108,52 @@ class Delivery:
     async def _deliver(self, event: Event, endpoint: Endpoint) -> None:
         max_attempts = self.policy.max_attempts
         for attempt in range(1, max_attempts + 1):
-            record = await self._attempt(event, endpoint, attempt, final=attempt == max_attempts)
+            final = attempt == max_attempts
+            failing = await self._outage_hold()
+            if failing is not None:
+                record = self._simulated_failure(event, endpoint, attempt, final, failing)
+            else:
+                record = await self._attempt(event, endpoint, attempt, final=final)
             if record.ok:
                 return
             if attempt < max_attempts:
                 await self._clock.sleep(self.policy.delay_before(attempt + 1, self._jitter.random()))
         _log.warning("gave up on %s to %s after %d attempts", event.type.value, endpoint.url, max_attempts)
+
+    async def _outage_hold(self) -> Outage | None:
+        """Wait out a webhook-delivery pause or slowdown; return the outage if this attempt must fail."""
+        while True:
+            now = self._clock.now_us()
+            outage = self._outages.active(now, (Component.WEBHOOK_DELIVERY.value,))
+            if outage is None:
+                return None
+            effect = outage.effect
+            if effect.kind is EffectKind.PAUSE:
+                # In slices, so an outage ended early through the control plane releases deliveries promptly.
+                await self._clock.sleep(min(outage.end_us - now, _PAUSE_SLICE_US))
+                continue
+            if effect.kind is EffectKind.LATENCY:
+                spread = self._jitter.uniform(-effect.jitter_us, effect.jitter_us) if effect.jitter_us else 0
+                await self._clock.sleep(max(0, round(effect.latency_us + spread)))
+                return None
+            if effect.kind is EffectKind.FAIL and self._outages.hits(outage):
+                return outage
+            return None
+
+    def _simulated_failure(
+        self, event: Event, endpoint: Endpoint, attempt: int, final: bool, outage: Outage
+    ) -> DeliveryAttempt:
+        record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, time.time_ns() // 1_000_000, None,
+                                 f"simulated outage {outage.id}: webhook delivery failing", 0.0, final, outage.id)
+        self._outages.record(self._clock.now_us(), outage, f"{event.type.value} attempt {attempt} failed",
+                             endpoint.url)
+        self._log(event, record)
+        return record
+
+    def _log(self, event: Event, record: DeliveryAttempt) -> None:
+        self._store.record_attempt(record)
+        for listener in self.listeners:
+            listener(event, record)
 
     async def _attempt(self, event: Event, endpoint: Endpoint, attempt: int, final: bool) -> DeliveryAttempt:
         assert self._session is not None, "Delivery.start() was not called"
@@ -137,7 +181,5 @@ class Delivery:
         ok = status is not None and 200 <= status < 300
         record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, wall_ms, status, error, latency_ms,
                                  final=ok or final)
-        self._store.record_attempt(record)
-        for listener in self.listeners:
-            listener(event, record)
+        self._log(event, record)
         return record

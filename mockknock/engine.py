@@ -35,6 +35,14 @@ from mockknock.model import (
     RecipientRun,
     RunStatus,
 )
+from mockknock.outages import (
+    PROVIDER_MAX_ATTEMPTS,
+    Component,
+    EffectKind,
+    Outage,
+    Outages,
+    provider_retry_delay,
+)
 from mockknock.planner import Batch, Planner, RunPlan
 from mockknock.randomness import Randomness
 from mockknock.scenario import ChannelStep, Scenario, Workflow
@@ -43,6 +51,8 @@ from mockknock.timeline import Timeline
 from mockknock.trigger import Recipient, TriggerRequest
 
 _SANDBOX = (parse_step("not_sent"),)
+# Engagement Knock learns through link and open tracking (an email's seen/read come from its open pixel).
+_TRACKED = frozenset({Action.LINK_CLICKED, Action.SEEN, Action.READ})
 _BOUNCE_DETAILS = {
     ChannelType.EMAIL: "550 5.1.1 The email account that you tried to reach does not exist.",
     ChannelType.SMS: "30003: Unreachable destination handset.",
@@ -71,8 +81,10 @@ class Engine:
         randomness: Randomness,
         emitter: Emitter,
         fake: FakeData,
+        outages: Outages,
     ) -> None:
         self.scenario = scenario
+        self.outages = outages
         self.store = store
         self.clock = clock
         self.emitter = emitter
@@ -135,6 +147,18 @@ class Engine:
             if recipient_run.pending == 0:
                 self._finish(recipient_run, now)
         self.store.add_run(run)
+        return run
+
+    def drop(
+        self, workflow: Workflow, body: dict[str, Any], request_id: str, outage: Outage
+    ) -> WorkflowRunRecord:
+        """Accept a trigger and silently lose it, as Knock's API did on 24 May 2023: a run id, nothing after."""
+        now = self.clock.now_us()
+        run = WorkflowRunRecord(uuid4(self._ids), workflow.key, now, request_id)
+        run.dropped_reason = f"dropped by simulated outage {outage.id} ({outage.title})"
+        run.dropped_body = body
+        self.store.add_run(run)
+        self.outages.record(now, outage, f"trigger of {workflow.key} accepted and dropped", run.id)
         return run
 
     def _upsert(self, recipient: Recipient, now: int) -> None:
@@ -209,10 +233,42 @@ class Engine:
             context = {**plan.context, "recipient": self._entity(run.recipient),
                        "channel": {"type": channel.type.value, "key": channel.key, "provider": channel.provider}}
             _, steps = outcomes.choose(self.scenario, workflow.key, channel, context, self._outcomes)
-        at = now
+        outage = self._delivery_outage(message, now)
+        if outage is not None and outage.effect.kind is EffectKind.PROVIDER_FAILURE:
+            self._provider_attempt(run, message, steps, outage, 1, now)
+            return
+        if outage is not None and outage.effect.kind is EffectKind.LATENCY:
+            held = outage.effect.latency_us + self._jitter(outage.effect.jitter_us)
+            self.outages.record(now, outage, f"send held for {held // 1_000_000}s", message.id)
+            now += max(0, held)
+        self._schedule_steps(run, message, steps, now)
+
+    def _schedule_steps(self, run: RecipientRun, message: Message, steps: tuple[Step, ...], start: int) -> None:
+        at = start
         for planned in _expand(steps):
             at += planned.step.delay_us + self._jitter(planned.step.jitter_us)
-            self._schedule(run, max(at, now), _Transition(self, message, planned))
+            self._schedule(run, max(at, start), _Transition(self, message, planned))
+
+    def _delivery_outage(self, message: Message, now: int) -> Outage | None:
+        """An active provider or notification-delivery outage that this message's send runs into."""
+        outage = self.outages.active(now, self.outages.for_channel(message.channel))
+        return outage if outage is not None and self.outages.hits(outage) else None
+
+    def _provider_attempt(
+        self, run: RecipientRun, message: Message, steps: tuple[Step, ...], outage: Outage, attempt: int, now: int
+    ) -> None:
+        """One provider try during an outage: fail and retry, give up after 8, or carry on once it is over."""
+        if not outage.active(now):
+            self._schedule_steps(run, message, steps, now)
+            return
+        self.outages.record(now, outage, f"provider attempt {attempt} failed", message.id)
+        failed = Step(Action.DELIVERY_ATTEMPTED, argument=str(PROVIDER_MAX_ATTEMPTS))
+        self.apply(message, PlannedStep(failed, attempt), now)
+        if attempt >= PROVIDER_MAX_ATTEMPTS:
+            self.apply(message, PlannedStep(Step(Action.UNDELIVERED, argument="retries_exhausted"), 1), now)
+            return
+        due = now + provider_retry_delay(attempt, self._timing.random())
+        self._schedule(run, due, lambda t: self._provider_attempt(run, message, steps, outage, attempt + 1, t))
 
     def _jitter(self, jitter_us: int) -> int:
         return round(self._timing.uniform(-jitter_us, jitter_us)) if jitter_us else 0
@@ -232,6 +288,11 @@ class Engine:
     def apply(self, message: Message, planned: PlannedStep, now: int) -> None:
         """Move a message one lifecycle step and emit the webhook for it."""
         action = planned.step.action
+        if action in _TRACKED and (action is Action.LINK_CLICKED or message.channel.type is ChannelType.EMAIL):
+            outage = self.outages.active(now, (Component.TRACKING.value,))
+            if outage is not None and self.outages.hits(outage):
+                self.outages.record(now, outage, f"{action.value} not tracked", message.id)
+                return
         status = STATUS_OF.get(action)
         if status is not None:
             message.status = status

@@ -146,6 +146,17 @@ def idempotency_key_reused(key: str) -> KnockApiError:
     )
 
 
+def simulated_outage(status: int, outage_id: str, title: str) -> KnockApiError:
+    codes = {429: ("rate_limit_exceeded", "rate_limit_error"), 502: ("bad_gateway", "api_error"),
+             503: ("service_unavailable", "api_error"), 504: ("gateway_timeout", "api_error")}
+    code, kind = codes.get(status, ("api_error", "api_error"))
+    return KnockApiError(
+        status, code, kind,
+        f"Simulated outage {outage_id} ({title}): this failure is deliberate. "
+        "GET /__mockknock/outages shows what is planned.",
+    )
+
+
 def internal_error(request_id: str) -> KnockApiError:
     return KnockApiError(
         500,

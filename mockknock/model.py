@@ -267,6 +267,7 @@ class DeliveryAttempt:
     error: str | None
     latency_ms: float
     final: bool  # no further attempt follows this one
+    outage_id: str | None = None  # set when a simulated outage caused this failure on purpose
 
     @property
     def ok(self) -> bool:
@@ -284,4 +285,5 @@ class DeliveryAttempt:
             "latency_ms": round(self.latency_ms, 3),
             "ok": self.ok,
             "final": self.final,
+            "simulated_outage": self.outage_id,
         }

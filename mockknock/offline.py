@@ -12,6 +12,7 @@ from mockknock.emitter import Emitter
 from mockknock.engine import Engine
 from mockknock.fake import FakeData
 from mockknock.model import Event
+from mockknock.outages import Outages
 from mockknock.randomness import Randomness
 from mockknock.scenario import Scenario
 from mockknock.schemas import SchemaRegistry
@@ -37,7 +38,10 @@ class OfflineRun:
         outbox = self.events.append if keep_events else _discard
         self.emitter = Emitter(self.store, schemas, validate, outbox, strict=strict)
         fake = FakeData(seed)
-        self.engine = Engine(scenario, self.store, self.clock, Randomness(seed), self.emitter, fake)
+        randomness = Randomness(seed)
+        self.outages = Outages(randomness.stream("outages"))
+        self.outages.add_all(scenario.outages, start_us, "scenario")
+        self.engine = Engine(scenario, self.store, self.clock, randomness, self.emitter, fake, self.outages)
         self.script = ScriptPlayer(self.engine, schemas, fake)
 
     def trigger(self, workflow: str, body: dict[str, object], request_id: str = "offline") -> str:

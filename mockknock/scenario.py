@@ -14,6 +14,7 @@ from mockknock.conditions import Conditions
 from mockknock.config import Endpoint, RetryPolicy
 from mockknock.lifecycle import Step, parse_step
 from mockknock.model import Channel, ChannelType
+from mockknock.outages import OutageSpec
 
 SCENARIO_VERSION = 1
 # Channels and workflow versions get ids derived from their keys, so they stay the same across runs
@@ -233,6 +234,7 @@ class Scenario:
     rules: tuple[Rule, ...] = ()
     recipient_run_events: bool = False
     script: tuple[ScriptedCall, ...] = ()
+    outages: tuple[OutageSpec, ...] = ()
     # Things the loader wants the user to know that are not errors (steps not simulated, ...).
     notes: tuple[str, ...] = ()
 

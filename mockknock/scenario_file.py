@@ -21,6 +21,8 @@ from mockknock.fake import PROVIDERS
 from mockknock.knock_project import load_knock_project
 from mockknock.lifecycle import Action, LifecycleError, Step, check_sequence, parse_step
 from mockknock.model import Channel, ChannelType
+from mockknock.outages import Component, Effect, EffectKind, OutageSpec, default_effect, with_overrides
+from mockknock.outages import Status as OutageStatus
 from mockknock.resources import bundled_scenario
 from mockknock.scenario import (
     DEFAULT_PROVIDERS,
@@ -47,7 +49,7 @@ from mockknock.yaml_source import Located, PathKey, YamlSyntaxError, format_path
 
 TOP_KEYS = (
     "version", "name", "description", "seed", "channels", "workflows", "workflows_dir", "unknown_workflows",
-    "default_workflow", "lifecycles", "rules", "webhooks", "recipient_run_events", "script",
+    "default_workflow", "lifecycles", "rules", "webhooks", "recipient_run_events", "script", "outages",
 )
 CHANNEL_KEYS = ("type", "provider", "name")
 WORKFLOW_KEYS = ("name", "description", "categories", "steps")
@@ -63,6 +65,8 @@ RULE_KEYS = ("when", "outcome", "events", "channel_type")
 WEBHOOK_KEYS = ("endpoints", "retry")
 RETRY_KEYS = ("max_attempts", "base", "cap", "jitter", "timeout")
 TRIGGER_BODY_KEYS = ("recipients", "actor", "data", "tenant", "cancellation_key", "settings")
+OUTAGE_KEYS = ("component", "status", "start", "duration", "name", "effect")
+EFFECT_KEYS = ("kind", "fraction", "statuses", "latency", "retry_after", "accepted_fraction")
 SCRIPT_KEYS = ("at", "every", "count", "workflow", "cancel", *TRIGGER_BODY_KEYS)
 
 
@@ -152,6 +156,11 @@ class _Parser:
         endpoints, retry = self.webhooks(data.get("webhooks", {}), ("webhooks",))
         run_events = self.typed(data, ("recipient_run_events",), bool, "true or false") or False
         script = self.script(data.get("script", []), ("script",), workflows, unknown == "accept")
+        providers = {c.provider for c in channels.values()} | {
+            s.channel.provider for wf in (*workflows.values(), Workflow("", "", default_steps))
+            for s in walk(wf.steps) if isinstance(s, ChannelStep)
+        }
+        outages = self.outages(data.get("outages", []), ("outages",), providers)
         self.fail_if_problems()
         return Scenario(
             name=name,
@@ -169,6 +178,7 @@ class _Parser:
             rules=rules,
             recipient_run_events=run_events,
             script=script,
+            outages=outages,
             notes=tuple(notes),
         )
 
@@ -591,6 +601,23 @@ class _Parser:
             for index, item in enumerate(value):
                 self.check_fakes(item, (*path, index))
 
+    # -- outages --------------------------------------------------------------------------------------
+
+    def outages(self, raw: Any, path: PathKey, providers: set[str]) -> tuple[OutageSpec, ...]:
+        if not isinstance(raw, list):
+            self.problem(path, f"expected a list of outages [{{component, status, start, duration}}], "
+                               f"found {_kind(raw)}")
+            return ()
+        found = []
+        for index, body in enumerate(raw):
+            spec = outage_spec(body, providers)
+            if isinstance(spec, OutageSpec):
+                found.append(spec)
+            else:
+                for where, text in spec:
+                    self.problem((*path, index, *where), text)
+        return tuple(found)
+
     # -- webhooks ---------------------------------------------------------------------------------------
 
     def webhooks(self, raw: Any, path: PathKey) -> tuple[tuple[Endpoint, ...], RetryPolicy | None]:
@@ -652,6 +679,105 @@ class _Parser:
             else:
                 values["jitter"] = float(jitter)
         return dataclasses.replace(RetryPolicy(), **values)
+
+
+OutageProblems = list[tuple[PathKey, str]]
+
+
+def outage_spec(raw: Any, providers: set[str]) -> OutageSpec | OutageProblems:
+    """An outage from its scenario/control-plane shape, or the problems with it (paths relative to it).
+
+    ``{component: api, status: major_outage, start: 5m, duration: 22m, name: ..., effect: drop}``; ``effect``
+    is a kind name or a mapping overriding fields of the status's default effect.
+    """
+    if not isinstance(raw, dict):
+        return [((), f"expected {{component: api, status: major_outage, start: 5m, duration: 22m}}, "
+                     f"found {_kind(raw)}")]
+    problems: OutageProblems = [((key,), f"unknown key {key!r}{suggest(str(key), OUTAGE_KEYS)} "
+                                         f"(allowed here: {', '.join(OUTAGE_KEYS)})")
+                                for key in raw if key not in OUTAGE_KEYS]
+    components = [c.value for c in Component]
+    component = raw.get("component")
+    if not isinstance(component, str) or (component not in components and component not in providers):
+        choices = sorted({*components, *providers})
+        hint = suggest(component, choices) if isinstance(component, str) else ""
+        problems.append((("component",), f"expected one of {', '.join(choices)}, found {component!r}{hint}"))
+    statuses = [s.value for s in OutageStatus]
+    status = raw.get("status")
+    if status not in statuses:
+        hint = suggest(status, statuses) if isinstance(status, str) else ""
+        problems.append((("status",), f"expected one of {', '.join(statuses)}, found {status!r}{hint}"))
+    times: dict[str, int] = {}
+    for key in ("start", "duration"):
+        value = raw.get(key, 0 if key == "start" else None)
+        if value is None:
+            problems.append(((key,), "required: how long it lasts, e.g. 22m"))
+            continue
+        try:
+            times[key] = parse_duration(value)
+        except DurationError as exc:
+            problems.append(((key,), str(exc)))
+    if times.get("duration") == 0:
+        problems.append((("duration",), "an outage must last longer than 0s"))
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        problems.append((("name",), f"expected a string, found {_kind(name)}"))
+    if problems:
+        return problems
+    status_value = OutageStatus(str(status))
+    effect = _effect(raw.get("effect"), default_effect(str(component), status_value), problems)
+    if problems or effect is None:
+        return problems
+    return OutageSpec(str(component), status_value, times["start"], times["duration"], effect, str(name))
+
+
+def _effect(raw: Any, base: Effect, problems: OutageProblems) -> Effect | None:
+    if raw is None:
+        return base
+    kinds = [k.value for k in EffectKind]
+    if isinstance(raw, str):
+        raw = {"kind": raw}
+    if not isinstance(raw, dict):
+        problems.append((("effect",), f"expected an effect name ({', '.join(kinds)}) or a mapping, found {_kind(raw)}"))
+        return None
+    overrides: dict[str, Any] = {}
+    for key, value in raw.items():
+        where: PathKey = ("effect", key)
+        if key == "kind":
+            if value not in kinds:
+                hint = suggest(value, kinds) if isinstance(value, str) else ""
+                problems.append((where, f"expected one of {', '.join(kinds)}, found {value!r}{hint}"))
+            else:
+                overrides["kind"] = EffectKind(value)
+        elif key in ("fraction", "accepted_fraction"):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                problems.append((where, f"expected a fraction from 0 to 1, found {value!r}"))
+            else:
+                overrides[key] = float(value)
+        elif key == "statuses":
+            if not isinstance(value, list) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 400 <= v <= 599 for v in value
+            ):
+                problems.append((where, f"expected a list of HTTP statuses such as [502, 503], found {value!r}"))
+            else:
+                overrides["statuses"] = tuple(value)
+        elif key == "latency":
+            text = str(value)
+            mean, _, jitter = text.partition("~")
+            try:
+                overrides["latency_us"] = parse_duration(mean)
+                overrides["jitter_us"] = parse_duration(jitter) if jitter else 0
+            except DurationError as exc:
+                problems.append((where, f"{exc}; write it like 2s or 2s~1s"))
+        elif key == "retry_after":
+            try:
+                overrides["retry_after_s"] = max(1, round(parse_duration(value) / 1_000_000))
+            except DurationError as exc:
+                problems.append((where, str(exc)))
+        else:
+            problems.append((where, f"unknown key {key!r}{suggest(str(key), EFFECT_KEYS)} "
+                                    f"(allowed here: {', '.join(EFFECT_KEYS)})"))
+    return None if problems else with_overrides(base, overrides)
 
 
 def _with_suggestion(message: str, text: str) -> str:

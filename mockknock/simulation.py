@@ -20,6 +20,7 @@ from mockknock.engine import Engine
 from mockknock.fake import FakeData
 from mockknock.idempotency import IdempotencyCache
 from mockknock.model import Event
+from mockknock.outages import Outages
 from mockknock.randomness import Randomness
 from mockknock.scenario import Scenario
 from mockknock.schemas import SchemaRegistry
@@ -52,6 +53,7 @@ class Simulation:
         self.randomness = Randomness(self.seed)
         self.store = Store(delivery_log_size=settings.delivery_log_size)
         self.idempotency = IdempotencyCache(self.clock)
+        self.outages = Outages(self.randomness.stream("outages"))
         self.delivery = Delivery(
             self.store,
             self.clock,
@@ -61,10 +63,11 @@ class Simulation:
             settings.environment_id,
             settings.delivery_concurrency,
             user_agent=f"mockknock/{__version__}",
+            outages=self.outages,
         )
         self.emitter = Emitter(self.store, schemas, settings.validate_webhooks, self._outbox, strict=strict)
         fake = FakeData(self.seed)
-        self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, fake)
+        self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, fake, self.outages)
         self.script = ScriptPlayer(self.engine, schemas, fake)
         self._request_ids = self.randomness.stream("request-ids")
         self._timeline_task: asyncio.Task[None] | None = None
@@ -92,6 +95,8 @@ class Simulation:
         """Switch scenario for what happens next, keeping every run, message and delivery so far."""
         self.scenario = scenario
         self.engine.scenario = scenario
+        self.outages.remove_source("scenario")
+        self.outages.add_all(scenario.outages, self.clock.now_us(), "scenario")
         self.delivery.policy = self.retry_policy()
         self.delivery.endpoints = self.endpoints()
 
@@ -103,6 +108,8 @@ class Simulation:
         return base64.urlsafe_b64encode(self._request_ids.getrandbits(120).to_bytes(15, "big")).decode()
 
     async def start(self, endpoints: tuple[Endpoint, ...]) -> None:
+        # A scenario's outage windows count from the moment the simulation starts.
+        self.outages.add_all(self.scenario.outages, self.clock.now_us(), "scenario")
         await self.delivery.start(endpoints)
         self._timeline_task = asyncio.get_running_loop().create_task(
             self.engine.timeline.run(), name="mockknock-timeline"
@@ -126,6 +133,9 @@ class Simulation:
             self.use_scenario(scenario)
         self.randomness = Randomness(self.seed)
         self._request_ids = self.randomness.stream("request-ids")
+        self.outages.clear()
+        self.outages.rng = self.randomness.stream("outages")
+        self.outages.add_all(self.scenario.outages, self.clock.now_us(), "scenario")
         self.delivery.reset(self.randomness)
         self.idempotency.clear()
         fake = FakeData(self.seed)

@@ -23,6 +23,8 @@ class WorkflowRunRecord:
     request_id: str
     recipient_runs: list[RecipientRun] = field(default_factory=list)
     dropped_reason: str | None = None
+    # The body a dropped trigger carried, so it can be listed and sent again.
+    dropped_body: dict[str, Any] | None = None
 
 
 class Store:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +15,25 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from mockknock.config import Endpoint, Settings
+from mockknock.scenario import Scenario
+from mockknock.scenario_file import load_scenario
 from mockknock.schemas import SchemaRegistry
 from mockknock.server import MockKnockServer
 
 SECRET = "whsec_test_secret"
+# What make_server runs unless a test passes scenario_obj: any workflow key, an in-app message sent and
+# delivered at once and an email sent then delivered a few seconds later, with no random outcomes, so
+# tests can count events. The bundled default (mixed outcomes) is covered by the golden test.
+PLAIN_SCENARIO = """
+version: 1
+name: plain
+unknown_workflows: accept
+lifecycles:
+  - match: {channel_type: in_app_feed}
+    events: [sent, delivered]
+  - match: {channel_type: email}
+    events: ["+1s~500ms sent", "+3s~2s delivered"]
+"""
 API_KEY = "sk_test_mockknock"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -110,6 +127,13 @@ def schemas() -> SchemaRegistry:
 ServerFactory = Callable[..., Awaitable[MockKnockServer]]
 
 
+def plain_scenario() -> Scenario:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "plain.yaml"
+        path.write_text(PLAIN_SCENARIO)
+        return load_scenario(path)
+
+
 @pytest.fixture
 async def make_server(schemas: SchemaRegistry) -> AsyncIterator[ServerFactory]:
     """Start MockKnockServers on 127.0.0.1:0 (strict: a schema violation raises); all stop at teardown."""
@@ -125,7 +149,7 @@ async def make_server(schemas: SchemaRegistry) -> AsyncIterator[ServerFactory]:
             "webhook_urls": tuple(Endpoint.parse(e) for e in endpoints),
         }
         values.update(overrides)
-        scenario = values.pop("scenario_obj", None)
+        scenario = values.pop("scenario_obj", None) or plain_scenario()
         server = MockKnockServer(Settings(**values), scenario=scenario, schemas=schemas, strict=True)
         await server.start()
         started.append(server)

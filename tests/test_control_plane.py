@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from mockknock.scenario import Scenario
+from mockknock.scenario_file import load_scenario
 from tests.conftest import AUTH, Receiver, ServerFactory
+
+
+def two_channels(tmp_path: Path) -> Scenario:
+    """Any workflow: an in-app message and an email, each sent then delivered (four events)."""
+    path = tmp_path / "two.yaml"
+    path.write_text("version: 1\nlifecycles:\n  - match: {channel_type: email}\n    events: [sent, +1s delivered]\n")
+    return load_scenario(path)
 
 
 async def request(method: str, url: str, body: Any = None) -> tuple[int, Any]:
@@ -17,9 +27,11 @@ async def request(method: str, url: str, body: Any = None) -> tuple[int, Any]:
 class TestControlPlane:
     """Reading and steering a running simulation."""
 
-    async def test_overview_counts_and_logs(self, make_server: ServerFactory, receiver: Receiver) -> None:
+    async def test_overview_counts_and_logs(
+        self, make_server: ServerFactory, receiver: Receiver, tmp_path: Path
+    ) -> None:
         """After one trigger the overview, events, deliveries and runs agree."""
-        server = await make_server(receiver.url, virtual_clock=True)
+        server = await make_server(receiver.url, virtual_clock=True, scenario_obj=two_channels(tmp_path))
         async with aiohttp.ClientSession() as session, session.post(
             f"{server.url}/v1/workflows/wf/trigger", json={"recipients": ["u1"]}, headers=AUTH
         ):
@@ -64,7 +76,7 @@ class TestControlPlane:
         await request("POST", f"{server.url}/__mockknock/reset", {"seed": 99})
         first = await trigger()
         status, body = await request("POST", f"{server.url}/__mockknock/reset", {"seed": 99})
-        assert status == 200 and body == {"seed": 99, "scenario": "default"}
+        assert status == 200 and body == {"seed": 99, "scenario": "plain"}
         assert not server.simulation.store.runs
         assert await trigger() == first
         status, body = await request("POST", f"{server.url}/__mockknock/reset", {"seed": "x"})

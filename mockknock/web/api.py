@@ -10,11 +10,13 @@ from mockknock import errors
 from mockknock.idempotency import MAX_KEY_LENGTH, fingerprint
 from mockknock.message_query import list_messages
 from mockknock.model import EngagementStatus, RecipientRef
+from mockknock.outages import EffectKind
 from mockknock.trigger import TriggerRequest
-from mockknock.web.keys import REQUEST_ID, SIMULATION
+from mockknock.web.keys import FAULT, REQUEST_ID, SIMULATION
 from mockknock.web.responses import json_response, parse_json_object, read_body, validated
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+TRIGGER_ROUTE = "/v1/workflows/{key}/trigger"
 # Endpoints a public (pk_) key may call; everything else under /v1 needs a secret key.
 PUBLIC_KEY_ROUTES = frozenset(
     {
@@ -63,7 +65,11 @@ async def trigger_workflow(request: web.Request) -> web.Response:
             )
     body = validated(sim.schemas, "trigger_request", parse_json_object(raw))
     workflow = sim.engine.resolve_workflow(request.match_info["key"])
-    run = sim.engine.trigger(workflow, TriggerRequest.from_body(body), request[REQUEST_ID])
+    fault = request.get(FAULT)
+    if fault is not None and fault.kind is EffectKind.DROP:
+        run = sim.engine.drop(workflow, body, request[REQUEST_ID], fault.outage)
+    else:
+        run = sim.engine.trigger(workflow, TriggerRequest.from_body(body), request[REQUEST_ID])
     response = json_response({"workflow_run_id": run.id})
     if key is not None:
         assert isinstance(response.body, bytes)
@@ -141,7 +147,7 @@ async def batch_message_status(request: web.Request) -> web.Response:
 
 
 def register(router: web.UrlDispatcher) -> None:
-    router.add_post("/v1/workflows/{key}/trigger", trigger_workflow)
+    router.add_post(TRIGGER_ROUTE, trigger_workflow)
     router.add_post("/v1/workflows/{key}/cancel", cancel_workflow)
     router.add_get("/v1/messages", list_all_messages)
     router.add_get("/v1/messages/{message_id}", get_message)

@@ -6,14 +6,16 @@ answered as a 500 in Knock's shape, and the server keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mockknock import errors
-from mockknock.web.api import PUBLIC_KEY_ROUTES
-from mockknock.web.keys import REQUEST_ID, SIMULATION
+from mockknock.outages import EffectKind, api_fault
+from mockknock.web.api import PUBLIC_KEY_ROUTES, TRIGGER_ROUTE
+from mockknock.web.keys import FAULT, REQUEST_ID, SIMULATION
 from mockknock.web.responses import error_response
 
 _log = logging.getLogger("mockknock.web")
@@ -48,6 +50,34 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> errors
     return errors.KnockApiError(exc.status, "http_error", "invalid_request_error", exc.reason)
 
 
+async def _apply_fault(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run the handler under whatever a simulated API outage does to this request."""
+    sim = request.app[SIMULATION]
+    resource = request.match_info.route.resource
+    is_trigger = resource is not None and resource.canonical == TRIGGER_ROUTE
+    fault = api_fault(sim.outages, sim.clock.now_us(), is_trigger)
+    if fault is None:
+        return await handler(request)
+    request[FAULT] = fault
+    outage = fault.outage
+    if fault.kind is EffectKind.LATENCY:
+        await asyncio.sleep(fault.delay_s)
+        return await handler(request)
+    if fault.kind is EffectKind.DROP:
+        return await handler(request)  # the trigger handler drops it after answering as usual
+    error = errors.simulated_outage(fault.status, outage.id, outage.title)
+    error.headers.update(fault.headers)
+    if fault.after_accept:
+        response = await handler(request)
+        if response.status >= 300:
+            return response
+        what = f"{request.method} {request.path} accepted, then answered {fault.status}"
+    else:
+        what = f"{request.method} {request.path} answered {fault.status}"
+    sim.outages.record(sim.clock.now_us(), outage, what, request[REQUEST_ID])
+    return error_response(error)
+
+
 @web.middleware
 async def knock_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request.app[SIMULATION].next_request_id()
@@ -56,7 +86,9 @@ async def knock_context(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         if request.path.startswith("/v1/"):
             check_api_key(request)
-        response = await handler(request)
+            response = await _apply_fault(request, handler)
+        else:
+            response = await handler(request)
     except errors.KnockApiError as exc:
         response = error_response(exc)
     except web.HTTPException as exc:
