@@ -71,7 +71,8 @@ async def trigger_workflow(request: web.Request) -> web.Response:
     else:
         run = sim.engine.trigger(workflow, TriggerRequest.from_body(body), request[REQUEST_ID])
     response = json_response({"workflow_run_id": run.id})
-    if key is not None:
+    # A simulated 5xx will replace this answer; Knock caches only the 2xx a client received.
+    if key is not None and not (fault is not None and fault.after_accept):
         assert isinstance(response.body, bytes)
         sim.idempotency.remember(key, print_, response.status, response.body, request[REQUEST_ID])
     return response

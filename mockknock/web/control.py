@@ -8,6 +8,12 @@ PUT  /__mockknock/scenario        {"scenario": "email-bounces"} (bundled name or
 GET  /__mockknock/events          emitted webhooks, oldest first (?type=message.sent&limit=100)
 GET  /__mockknock/deliveries      every delivery attempt (?event_seq=3&limit=100)
 GET  /__mockknock/runs            accepted workflow runs with their recipient runs
+GET  /__mockknock/outages         every outage, with whether it is active now
+POST /__mockknock/outages         {"component": "api", "status": "major_outage", "start": "0s", "duration": "10m",
+                                  "effect": "drop"}: start one (start counts from now)
+DELETE /__mockknock/outages/{id}  end one early (or cancel one not yet begun)
+GET  /__mockknock/failures        every failure a simulated outage caused on purpose
+GET  /__mockknock/dropped         triggers answered 200 and dropped by an outage, with their bodies, to resend
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from mockknock import __version__, errors
 from mockknock.clock import VirtualClock
 from mockknock.duration import DurationError, parse_duration
 from mockknock.errors import FieldError, ScenarioError
+from mockknock.outages import OutageSpec
 from mockknock.resources import bundled_scenario
 from mockknock.scenario import Scenario
-from mockknock.scenario_file import load_scenario
+from mockknock.scenario_file import load_scenario, outage_spec
 from mockknock.web.keys import SIMULATION
 from mockknock.web.responses import json_response, parse_json_object, read_body
 
@@ -146,6 +153,47 @@ async def runs(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
+async def list_outages(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    now = sim.clock.now_us()
+    return json_response({"items": [o.to_wire(now) for o in sim.outages.items], "now_us": now})
+
+
+async def create_outage(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    body = parse_json_object(await read_body(request, sim.settings.max_body_bytes))
+    providers = {c.provider for c in sim.scenario.channel_ids().values()}
+    spec = outage_spec(body, providers)
+    if not isinstance(spec, OutageSpec):
+        raise errors.invalid_params([FieldError(".".join(map(str, where)) or "body", text) for where, text in spec])
+    outage = sim.outages.add(spec, sim.clock.now_us(), "control")
+    return json_response(outage.to_wire(sim.clock.now_us()), status=201)
+
+
+async def end_outage(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    outage = sim.outages.end(request.match_info["outage_id"], sim.clock.now_us())
+    if outage is None:
+        raise errors.resource_missing("outage", request.match_info["outage_id"])
+    return json_response(outage.to_wire(sim.clock.now_us()))
+
+
+async def failures(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    return json_response({"items": [f.to_wire() for f in sim.outages.failures[-_limit(request, 1000):]],
+                          "total": len(sim.outages.failures)})
+
+
+async def dropped(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATION]
+    items = [
+        {"workflow_run_id": run.id, "workflow": run.workflow, "accepted_at_us": run.accepted_at_us,
+         "request_id": run.request_id, "reason": run.dropped_reason, "body": run.dropped_body}
+        for run in sim.store.runs.values() if run.dropped_reason is not None
+    ]
+    return json_response({"items": items})
+
+
 def register(router: web.UrlDispatcher) -> None:
     router.add_get(PREFIX, overview)
     router.add_get(f"{PREFIX}/clock", clock)
@@ -155,3 +203,8 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/events", events)
     router.add_get(f"{PREFIX}/deliveries", deliveries)
     router.add_get(f"{PREFIX}/runs", runs)
+    router.add_get(f"{PREFIX}/outages", list_outages)
+    router.add_post(f"{PREFIX}/outages", create_outage)
+    router.add_delete(f"{PREFIX}/outages/{{outage_id}}", end_outage)
+    router.add_get(f"{PREFIX}/failures", failures)
+    router.add_get(f"{PREFIX}/dropped", dropped)
