@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from mockknock import __version__
+from mockknock import __version__, replay
 from mockknock.config import DEFAULT_PORT, Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError, MockKnockError, ScenarioError
@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="make the scenario's script: calls itself, starting at once")
     serve.add_argument("--quiet", action="store_const", const=True, default=None,
                        help="do not print sink deliveries")
+    replay_parser = commands.add_parser(
+        "replay", help=replay.REPLAY_HELP, description=replay.REPLAY_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_arguments(replay_parser)
     validate = commands.add_parser(
         "validate", help="check scenario files and report every problem",
         description="Check scenario YAML files. Exit 0 when all are valid, 1 when any has a problem.",
@@ -164,6 +169,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command == "replay":
+            return replay.run(args, sys.stdout, sys.stderr)
         if args.command == "validate":
             return validate_files(args.files, Console(), sys.stderr)
         if args.command == "serve":

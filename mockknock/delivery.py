@@ -26,6 +26,7 @@ from mockknock.store import Store
 _log = logging.getLogger("mockknock.delivery")
 AttemptListener = Callable[[Event, DeliveryAttempt], None]
 _PAUSE_SLICE_US = 60_000_000
+EXCERPT_BYTES = 200
 
 
 class Delivery:
@@ -62,7 +63,11 @@ class Delivery:
         connector = aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
+            # Per socket operation, not in total: a total timeout would also count the wait for a pooled
+            # connection, failing deliveries that merely queued behind others.
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=self.policy.timeout_s, sock_read=self.policy.timeout_s
+            ),
             headers={"user-agent": self._user_agent},
             # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -144,7 +149,8 @@ class Delivery:
         self, event: Event, endpoint: Endpoint, attempt: int, final: bool, outage: Outage
     ) -> DeliveryAttempt:
         record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, time.time_ns() // 1_000_000, None,
-                                 f"simulated outage {outage.id}: webhook delivery failing", 0.0, final, outage.id)
+                                 f"simulated outage {outage.id}: webhook delivery failing", 0.0, final, outage.id,
+                                 error_kind="simulated")
         self._outages.record(self._clock.now_us(), outage, f"{event.type.value} attempt {attempt} failed",
                              endpoint.url)
         self._log(event, record)
@@ -166,20 +172,24 @@ class Delivery:
         }
         status: int | None = None
         error: str | None = None
+        kind: str | None = None
+        excerpt: str | None = None
         started = time.perf_counter()
         with self._clock.busy():
             try:
                 async with self._session.post(endpoint.url, data=event.body, headers=headers,
                                               allow_redirects=False) as response:
                     status = response.status
-                    await response.read()
+                    answer = await response.read()
+                    if answer:
+                        excerpt = answer[:EXCERPT_BYTES].decode("utf-8", errors="replace")
             except TimeoutError:
-                error = f"timed out after {self.policy.timeout_s:g}s"
+                error, kind = f"timed out after {self.policy.timeout_s:g}s", "timeout"
             except aiohttp.ClientError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                error, kind = f"{type(exc).__name__}: {exc}", "connect"
         latency_ms = (time.perf_counter() - started) * 1000
         ok = status is not None and 200 <= status < 300
         record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, wall_ms, status, error, latency_ms,
-                                 final=ok or final)
+                                 final=ok or final, error_kind=kind, response_excerpt=excerpt)
         self._log(event, record)
         return record

@@ -268,6 +268,8 @@ class DeliveryAttempt:
     latency_ms: float
     final: bool  # no further attempt follows this one
     outage_id: str | None = None  # set when a simulated outage caused this failure on purpose
+    error_kind: str | None = None  # "timeout", "connect" or "simulated" when there was no answer
+    response_excerpt: str | None = None  # the first bytes of the receiver's answer, for reports
 
     @property
     def ok(self) -> bool:
@@ -286,4 +288,6 @@ class DeliveryAttempt:
             "ok": self.ok,
             "final": self.final,
             "simulated_outage": self.outage_id,
+            "error_kind": self.error_kind,
+            "response_excerpt": self.response_excerpt,
         }

@@ -23,16 +23,17 @@ class Timeline:
         self.clock = clock
         self._heap: list[tuple[int, int, Action]] = []
         self._seq = itertools.count()
-        self._wake: asyncio.Event | None = None
-        self._idle: asyncio.Event | None = None
+        # Created here, not in run(), so until_idle() works before the runner task has had its first turn.
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.failures: list[str] = []
 
     def schedule(self, due_us: int, action: Action) -> None:
         earliest = self._heap[0][0] if self._heap else None
         heapq.heappush(self._heap, (due_us, next(self._seq), action))
-        if self._idle is not None:
-            self._idle.clear()
-        if self._wake is not None and (earliest is None or due_us < earliest):
+        self._idle.clear()
+        if earliest is None or due_us < earliest:
             self._wake.set()
 
     def __len__(self) -> int:
@@ -43,8 +44,7 @@ class Timeline:
 
     def clear(self) -> None:
         self._heap.clear()
-        if self._wake is not None:
-            self._wake.set()
+        self._wake.set()
 
     def fire_due(self) -> int:
         """Fire every action due by now; returns how many fired."""
@@ -61,8 +61,6 @@ class Timeline:
         return fired
 
     async def run(self) -> None:
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
         while True:
             self.fire_due()
             self._wake.clear()
@@ -76,6 +74,4 @@ class Timeline:
     async def until_idle(self) -> None:
         """Wait until nothing is scheduled (used by tests and replay)."""
         while self._heap:
-            if self._idle is None:
-                raise RuntimeError("the timeline is not running; start the server first")
             await self._idle.wait()
