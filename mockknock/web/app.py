@@ -8,7 +8,7 @@ from aiohttp import web
 
 from mockknock.console import Console
 from mockknock.simulation import Simulation
-from mockknock.web import api, control, sink
+from mockknock.web import api, control, sink, status
 from mockknock.web.keys import CONSOLE, SIMULATION
 from mockknock.web.middleware import knock_context
 
@@ -20,6 +20,7 @@ def create_app(simulation: Simulation, console: Console) -> web.Application:
     api.register(app.router)
     control.register(app.router)
     sink.register(app.router)
+    status.register(app.router)
     app.cleanup_ctx.append(_simulation_lifetime)
     return app
 
