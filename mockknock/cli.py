@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from mockknock import __version__, replay
+from mockknock import __version__, fixture_files, replay
 from mockknock.config import DEFAULT_PORT, Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError, MockKnockError, ScenarioError
@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     replay.add_arguments(replay_parser)
+    fixtures_parser = commands.add_parser(
+        "fixtures", help=fixture_files.HELP, description=fixture_files.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fixture_files.add_arguments(fixtures_parser)
     validate = commands.add_parser(
         "validate", help="check scenario files and report every problem",
         description="Check scenario YAML files. Exit 0 when all are valid, 1 when any has a problem.",
@@ -169,6 +174,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command == "fixtures":
+            return fixture_files.run(args, sys.stdout, sys.stderr)
         if args.command == "replay":
             return replay.run(args, sys.stdout, sys.stderr)
         if args.command == "validate":

@@ -131,9 +131,20 @@ class VirtualClock(Clock):
         """Move time forward by ``duration_us`` now, waking everything due on the way. Returns the new time."""
         if duration_us < 0:
             raise ValueError("the clock only moves forward")
-        self._release_until(self._now_us + duration_us)
-        self._now_us += duration_us
+        target = self._now_us + duration_us
+        self._release_until(target)
+        self._now_us = max(self._now_us, target)
         return self._now_us
+
+    def rewind(self, start_us: int) -> None:
+        """Start over at ``start_us`` (a reset simulation); wake-ups still pending keep their times."""
+        self._now_us = start_us
+        self._poke()
+
+    @property
+    def in_flight(self) -> int:
+        """Work marked busy right now (webhook POSTs under way)."""
+        return self._busy
 
     def set_auto_advance(self, on: bool) -> None:
         self.auto_advance = on
@@ -185,5 +196,5 @@ class VirtualClock(Clock):
             self._runner = None
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "auto_advance": self.auto_advance, "busy": self._busy,
+        return {**super().describe(), "auto_advance": self.auto_advance, "busy": self.in_flight,
                 "pending_wakeups": self.pending()}

@@ -164,12 +164,9 @@ class Delivery:
     async def _attempt(self, event: Event, endpoint: Endpoint, attempt: int, final: bool) -> DeliveryAttempt:
         assert self._session is not None, "Delivery.start() was not called"
         wall_ms = time.time_ns() // 1_000_000
-        headers = {
-            "content-type": "application/json",
-            "x-knock-event": event.type.value,
-            "x-knock-environment-id": self._environment_id,
-            signing.HEADER: signing.sign(event.body, self._secret, wall_ms),
-        }
+        headers = signing.webhook_headers(
+            event.type.value, self._environment_id, signing.sign(event.body, self._secret, wall_ms)
+        )
         status: int | None = None
         error: str | None = None
         kind: str | None = None

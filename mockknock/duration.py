@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS_US = {
@@ -22,11 +23,14 @@ class DurationError(ValueError):
     pass
 
 
-def parse_duration(text: str | int | float) -> int:
+def parse_duration(text: object) -> int:
     """Microseconds in ``text``; a bare number means seconds. Raises DurationError naming the problem."""
-    if isinstance(text, bool):
-        raise DurationError(f"expected a duration such as {EXAMPLES}, got a boolean")
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        kind = "nothing" if text is None else type(text).__name__
+        raise DurationError(f"expected a duration such as {EXAMPLES}, got {kind}")
     if isinstance(text, int | float):
+        if not math.isfinite(text):
+            raise DurationError(f"a duration must be a finite number, got {text}")
         if text < 0:
             raise DurationError(f"a duration cannot be negative, got {text}")
         return round(text * 1_000_000)

@@ -90,6 +90,8 @@ class Engine:
         self.emitter = emitter
         self.fake = fake
         self.timeline = Timeline(clock)
+        self._workflows: dict[str, Workflow] = {}
+        self._workflows_of: Scenario | None = None
         self.planner = Planner(self._schedule, self._create_message)
         self._reseed(randomness)
 
@@ -104,6 +106,7 @@ class Engine:
         self.fake = fake
         self._reseed(randomness)
         self.timeline.clear()
+        self.timeline.failures.clear()
         self.planner.reset()
         self.store.reset()
         self.emitter.reset()
@@ -111,9 +114,15 @@ class Engine:
     # -- triggering -----------------------------------------------------------------------------
 
     def resolve_workflow(self, key: str) -> Workflow:
-        workflow = self.scenario.workflow(key)
+        # Kept per key so an undefined key's default-shaped workflow (and its version id) is built once.
+        if self._workflows_of is not self.scenario:
+            self._workflows, self._workflows_of = {}, self.scenario
+        workflow = self._workflows.get(key)
         if workflow is None:
-            raise errors.workflow_missing(key)
+            workflow = self.scenario.workflow(key)
+            if workflow is None:
+                raise errors.workflow_missing(key)
+            self._workflows[key] = workflow
         return workflow
 
     def trigger(self, workflow: Workflow, request: TriggerRequest, request_id: str) -> WorkflowRunRecord:
@@ -246,8 +255,9 @@ class Engine:
     def _schedule_steps(self, run: RecipientRun, message: Message, steps: tuple[Step, ...], start: int) -> None:
         at = start
         for planned in _expand(steps):
-            at += planned.step.delay_us + self._jitter(planned.step.jitter_us)
-            self._schedule(run, max(at, start), _Transition(self, message, planned))
+            # Jitter never moves a step before the one it follows: the lifecycle keeps its order.
+            at = max(at, at + planned.step.delay_us + self._jitter(planned.step.jitter_us))
+            self._schedule(run, at, _Transition(self, message, planned))
 
     def _delivery_outage(self, message: Message, now: int) -> Outage | None:
         """An active provider or notification-delivery outage that this message's send runs into."""
@@ -327,7 +337,7 @@ class Engine:
         if step.action is Action.LINK_CLICKED:
             return {"url": step.argument or self.fake.url(message.id)}
         if step.action is Action.INTERACTED:
-            return dict(message.metadata or {})
+            return dict(message.metadata) if message.metadata else None
         return None
 
     def _emit_message(
@@ -373,8 +383,19 @@ class Engine:
 
 
 def _expand(steps: tuple[Step, ...]) -> list[PlannedStep]:
-    """``delivery_attempted x3`` becomes three attempts, each after the step's delay."""
-    return [PlannedStep(step, attempt) for step in steps for attempt in range(1, step.repeat + 1)]
+    """``delivery_attempted x3`` becomes three attempts, each after the step's delay.
+
+    Attempts are numbered across the whole lifecycle, so ``delivery_attempted, +30s delivery_attempted x2``
+    reports attempts 1, 2 and 3.
+    """
+    planned = []
+    attempts = 0
+    for step in steps:
+        for _ in range(step.repeat):
+            if step.action is Action.DELIVERY_ATTEMPTED:
+                attempts += 1
+            planned.append(PlannedStep(step, attempts if step.action is Action.DELIVERY_ATTEMPTED else 1))
+    return planned
 
 
 class _Transition:

@@ -110,7 +110,7 @@ def workflow_missing(key: str) -> KnockApiError:
         "workflow_missing",
         "invalid_request_error",
         f"The workflow {key!r} was not found in this environment. Define it in the scenario's workflows, "
-        "or set workflows_default: accept to accept any key.",
+        "or set unknown_workflows: accept to accept any key.",
     )
 
 
@@ -173,6 +173,11 @@ class ScenarioError(MockKnockError):
 
 class ConfigError(MockKnockError):
     """A command-line option or MOCKKNOCK_* variable has a value that cannot be used."""
+
+
+class SimulationFailed(MockKnockError):
+    """Something inside a simulation went wrong (a step raised, a body failed its schema, a scripted call
+    was refused); the message lists each problem."""
 
 
 class SchemaViolation(MockKnockError):

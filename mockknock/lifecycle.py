@@ -134,9 +134,22 @@ def parse_step(text: str) -> Step:
         raise LifecycleError(f"{text!r}: {exc}") from None
     repeat = int(match["repeat"]) if match["repeat"] else 1
     argument = match["arg"].strip() if match["arg"] is not None else None
+    if action is Action.DELIVERY_ATTEMPTED and argument is not None:
+        argument = _max_attempts(argument, text)
     step = Step(action, delay, jitter, repeat, argument)
     _check_step(step)
     return step
+
+
+def _max_attempts(argument: str, text: str) -> str | None:
+    """delivery_attempted's argument, max_attempts: empty means the default, else a whole number of at least 1."""
+    if not argument:
+        return None
+    if not re.fullmatch(r"\+?\d+", argument) or int(argument) < 1:
+        raise LifecycleError(
+            f"{text!r}: the argument is max_attempts, a whole number of at least 1, e.g. delivery_attempted(8) x3"
+        )
+    return str(int(argument))
 
 
 def _check_step(step: Step) -> None:

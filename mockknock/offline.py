@@ -10,6 +10,7 @@ from mockknock.clock import VirtualClock
 from mockknock.config import DEFAULT_VIRTUAL_START_US
 from mockknock.emitter import Emitter
 from mockknock.engine import Engine
+from mockknock.errors import SimulationFailed
 from mockknock.fake import FakeData
 from mockknock.model import Event
 from mockknock.outages import Outages
@@ -31,13 +32,15 @@ class OfflineRun:
         validate: bool = True,
         strict: bool = True,
         keep_events: bool = True,
+        fake: FakeData | None = None,
     ) -> None:
+        self.strict = strict
         self.clock = VirtualClock(start_us=start_us, auto_advance=False)
         self.store = Store()
         self.events: list[Event] = []
         outbox = self.events.append if keep_events else _discard
         self.emitter = Emitter(self.store, schemas, validate, outbox, strict=strict)
-        fake = FakeData(seed)
+        fake = fake or FakeData(seed)
         randomness = Randomness(seed)
         self.outages = Outages(randomness.stream("outages"))
         self.outages.add_all(scenario.outages, start_us, "scenario")
@@ -62,12 +65,21 @@ class OfflineRun:
         self.clock.advance(end - self.clock.now_us())
 
     def run(self) -> list[Event]:
-        """Fire everything scheduled, however far in simulated time; returns every event emitted."""
+        """Fire everything scheduled, however far in simulated time; returns every event emitted.
+
+        When strict, a step that raised, a body that failed its schema or a scripted call that was refused
+        raises SimulationFailed here rather than passing unnoticed.
+        """
         timeline = self.engine.timeline
         while (due := timeline.next_due_us()) is not None:
             self.clock.advance(max(0, due - self.clock.now_us()))
             timeline.fire_due()
+        if self.strict and self.problems():
+            raise SimulationFailed("\n".join(self.problems()))
         return self.events
+
+    def problems(self) -> list[str]:
+        return [*self.engine.timeline.failures, *self.emitter.violations, *self.script.errors()]
 
 
 def _discard(_: Event) -> None:

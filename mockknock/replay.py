@@ -542,12 +542,7 @@ class _Sender:
         self._timeout_s = timeout_s
 
     def headers(self, event: Event, signature: str) -> dict[str, str]:
-        return {
-            "content-type": "application/json",
-            "x-knock-event": event.type.value,
-            "x-knock-environment-id": self._environment_id,
-            signing.HEADER: signature,
-        }
+        return signing.webhook_headers(event.type.value, self._environment_id, signature)
 
     async def send(self, event: Event, body: bytes | None = None, signature: str | None = None) -> _Answer:
         data = event.body if body is None else body

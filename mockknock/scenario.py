@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from mockknock.conditions import Conditions
@@ -127,7 +128,7 @@ class Workflow:
     steps: tuple[WorkflowStep, ...]
     categories: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def version_id(self) -> str:
         return stable_id("workflow-version", self.key)
 

@@ -100,6 +100,7 @@ class _Parser:
         self.problems: list[str] = []
         # Channels declared with errors: already reported, so steps naming them are not reported again.
         self.broken_channels: set[str] = set()
+        self._ref_counts: dict[str, int] = {}
 
     def problem(self, path: PathKey, text: str) -> None:
         self.problems.append(f"{self.src.where(path)}: {format_path(path)}: {text}")
@@ -120,7 +121,7 @@ class _Parser:
             self.fail_if_problems()
         self.unknown_keys(data, (), TOP_KEYS)
         version = data.get("version", SCENARIO_VERSION)
-        if version != SCENARIO_VERSION:
+        if version != SCENARIO_VERSION or isinstance(version, bool):
             self.problem(("version",), f"this mockknock reads scenario version {SCENARIO_VERSION}, found {version!r}")
         name = self.typed(data, ("name",), str, "a string") or Path(self.src.file).stem
         description = self.typed(data, ("description",), str, "a string") or ""
@@ -254,7 +255,11 @@ class _Parser:
             if not isinstance(provider, str) or not provider:
                 self.problem((*where, "provider"), f"expected a provider name such as sendgrid, found {provider!r}")
                 continue
-            found[str(key)] = make_channel(str(key), channel_type, provider, body.get("name"))
+            name = body.get("name")
+            if name is not None and not isinstance(name, str):
+                self.problem((*where, "name"), f"expected a display name (a string), found {_kind(name)}")
+                continue
+            found[str(key)] = make_channel(str(key), channel_type, provider, name)
         return found
 
     def channel_type(self, raw: Any, path: PathKey) -> ChannelType | None:
@@ -270,6 +275,7 @@ class _Parser:
             self.problem(path, f"expected a workflow mapping with steps, found {_kind(body)}")
             return None
         self.unknown_keys(body, path, WORKFLOW_KEYS)
+        self._ref_counts = {}
         steps = self.steps(body.get("steps"), (*path, "steps"), channels)
         if steps is None:
             return None
@@ -287,12 +293,19 @@ class _Parser:
 
     def steps(self, raw: Any, path: PathKey, channels: dict[str, Channel]) -> tuple[WorkflowStep, ...] | None:
         if not isinstance(raw, list) or not raw:
-            self.problem(path, f"expected a non-empty list of steps, found {_kind(raw)}")
+            found = "an empty list" if raw == [] else _kind(raw)
+            self.problem(path, f"expected a non-empty list of steps, found {found}")
             return None
-        steps = [self.step(item, (*path, index), channels, index + 1) for index, item in enumerate(raw)]
+        steps = [self.step(item, (*path, index), channels) for index, item in enumerate(raw)]
         return tuple(s for s in steps if s is not None)
 
-    def step(self, raw: Any, path: PathKey, channels: dict[str, Channel], position: int) -> WorkflowStep | None:
+    def default_ref(self, kind: str) -> str:
+        """Knock-style refs for steps written without one: email_1, email_2, delay_1, ... per workflow."""
+        count = self._ref_counts.get(kind, 0) + 1
+        self._ref_counts[kind] = count
+        return f"{kind}_{count}"
+
+    def step(self, raw: Any, path: PathKey, channels: dict[str, Channel]) -> WorkflowStep | None:
         if not isinstance(raw, dict):
             self.problem(path, f"expected a step such as {{channel: email}} or {{delay: 5m}}, found {_kind(raw)}")
             return None
@@ -313,17 +326,17 @@ class _Parser:
         where = (*path, kind)
         if kind == "delay":
             duration = self.duration(value, where)
-            return None if duration is None else DelayStep(ref or f"delay_{position}", duration)
+            return None if duration is None else DelayStep(ref or self.default_ref("delay"), duration)
         if kind == "batch":
-            return self.batch(value, where, ref or f"batch_{position}")
+            return self.batch(value, where, ref or self.default_ref("batch"))
         if kind == "throttle":
-            return self.throttle(value, where, ref or f"throttle_{position}")
+            return self.throttle(value, where, ref or self.default_ref("throttle"))
         if kind == "branch":
-            return self.branch(value, where, ref or f"branch_{position}", channels)
-        return self.channel_step(raw, path, channels, ref, position)
+            return self.branch(value, where, ref or self.default_ref("branch"), channels)
+        return self.channel_step(raw, path, channels, ref)
 
     def channel_step(
-        self, raw: dict[str, Any], path: PathKey, channels: dict[str, Channel], ref: str | None, position: int
+        self, raw: dict[str, Any], path: PathKey, channels: dict[str, Channel], ref: str | None
     ) -> ChannelStep | None:
         channel_key = raw["channel"]
         if not isinstance(channel_key, str):
@@ -343,7 +356,7 @@ class _Parser:
             if parsed is None:
                 return None
             conditions = parsed
-        return ChannelStep(ref or f"{channel.type.value}_{position}", channel, conditions)
+        return ChannelStep(ref or self.default_ref(channel.type.value), channel, conditions)
 
     def batch(self, raw: Any, path: PathKey, ref: str) -> BatchStep | None:
         if not isinstance(raw, dict):
@@ -441,6 +454,7 @@ class _Parser:
         for key in ("workflow", "channel", "provider"):
             if key in raw and not isinstance(raw[key], str):
                 self.problem((*path, key), f"expected a string, found {_kind(raw[key])}")
+                return None
         return LifecycleMatch(
             workflow=raw.get("workflow"), channel=raw.get("channel"), provider=raw.get("provider"),
             channel_type=channel_type,
@@ -511,7 +525,7 @@ class _Parser:
             channel_type = self.channel_type(body["channel_type"], (*where, "channel_type")) \
                 if "channel_type" in body else None
             outcome, steps = body.get("outcome"), None
-            if ("outcome" in body) == ("events" in body):
+            if ("outcome" in body) == ("events" in body) or ("outcome" in body and outcome is None):
                 self.problem(where, "a rule needs exactly one of 'outcome' (a name) or 'events' (a lifecycle)")
                 continue
             if outcome is not None and (not isinstance(outcome, str) or outcome not in outcome_names):

@@ -49,6 +49,9 @@ class ScriptPlayer:
         self.played: list[PlayedCall] = []
         self.scheduled = 0
 
+    def errors(self) -> list[str]:
+        return [f"script call to {p.workflow} at {p.at_us}: {p.error}" for p in self.played if p.error]
+
     def schedule(self, calls: tuple[ScriptedCall, ...], start_us: int) -> int:
         """Put every call of the script on the timeline; returns how many calls that is."""
         count = 0

@@ -16,6 +16,8 @@ import hmac
 import time
 
 HEADER = "x-knock-signature"
+EVENT_HEADER = "x-knock-event"
+ENVIRONMENT_HEADER = "x-knock-environment-id"
 DEFAULT_TOLERANCE_MS = 5 * 60 * 1000
 
 
@@ -33,6 +35,16 @@ def sign(body: bytes, secret: str, timestamp_ms: int | None = None) -> str:
     """The full ``x-knock-signature`` header value for ``body``, stamped now unless told otherwise."""
     t = time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms
     return f"t={t},s={compute(body, t, secret)}"
+
+
+def webhook_headers(event_type: str, environment_id: str, signature: str) -> dict[str, str]:
+    """The headers Knock sends with a webhook, given the ``x-knock-signature`` value from :func:`sign`."""
+    return {
+        "content-type": "application/json",
+        EVENT_HEADER: event_type,
+        ENVIRONMENT_HEADER: environment_id,
+        HEADER: signature,
+    }
 
 
 def parse(header: str) -> tuple[int, str]:

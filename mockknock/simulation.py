@@ -73,6 +73,7 @@ class Simulation:
         self._timeline_task: asyncio.Task[None] | None = None
         # Known once the server has bound its port; the built-in sink lives on the same server.
         self.sink_url: str | None = None
+        self._endpoint_override: tuple[Endpoint, ...] | None = None
 
     @staticmethod
     def _choose_seed(settings: Settings, scenario: Scenario) -> int:
@@ -85,6 +86,8 @@ class Simulation:
 
     def endpoints(self) -> tuple[Endpoint, ...]:
         """Flags win over the scenario; with neither, webhooks go to the built-in sink."""
+        if self._endpoint_override is not None:
+            return self._endpoint_override
         sink = (Endpoint(self.sink_url),) if self.sink_url else ()
         return self.settings.webhook_urls or self.scenario.endpoints or sink
 
@@ -133,6 +136,9 @@ class Simulation:
             self.use_scenario(scenario)
         self.randomness = Randomness(self.seed)
         self._request_ids = self.randomness.stream("request-ids")
+        if isinstance(self.clock, VirtualClock):
+            # A reset virtual run starts where a fresh one would, so same-seed runs stamp the same times.
+            self.clock.rewind(self.settings.start_at_us)
         self.outages.clear()
         self.outages.rng = self.randomness.stream("outages")
         self.outages.add_all(self.scenario.outages, self.clock.now_us(), "scenario")
@@ -141,6 +147,15 @@ class Simulation:
         fake = FakeData(self.seed)
         self.engine.reset(self.scenario, self.randomness, fake)
         self.script = ScriptPlayer(self.engine, self.schemas, fake)
+
+    def problems(self) -> list[str]:
+        """Everything that went wrong inside the simulation: mockknock bugs and refused scripted calls."""
+        return [*self.emitter.violations, *self.engine.timeline.failures, *self.script.errors()]
+
+    def set_endpoints(self, endpoints: tuple[Endpoint, ...]) -> None:
+        """Send webhooks here from now on, whatever the flags or the scenario say (tests, the pytest plugin)."""
+        self._endpoint_override = endpoints
+        self.delivery.endpoints = endpoints
 
     def play_script(self) -> int:
         """Schedule the scenario's script from now; returns how many calls it will make."""

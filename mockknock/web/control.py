@@ -63,7 +63,7 @@ async def overview(request: web.Request) -> web.Response:
                 "scheduled_steps": len(sim.engine.timeline),
                 "deliveries_in_flight": sim.delivery.in_flight,
             },
-            "problems": [*sim.emitter.violations, *sim.engine.timeline.failures],
+            "problems": sim.problems(),
         }
     )
 
