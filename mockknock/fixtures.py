@@ -452,7 +452,7 @@ class FixtureFactory:
         problems += [
             f"script call to {p.workflow!r} at {format_timestamp(p.at_us)}: {p.error}"
             for p in run.script.played
-            if p.error
+            if p.error and p.outage_id is None
         ]
         if problems:
             raise FixtureError(f"scenario {loaded.name!r} did not run cleanly: " + "; ".join(problems))

@@ -484,8 +484,14 @@ async def _tick(tick: Callable[[], None], every_s: float) -> None:
 
 
 def _collect_errors(sim: Simulation, report: ReplayReport, tracker: _Tracker) -> None:
+    simulated = [p for p in sim.script.played if p.outage_id is not None]
+    if simulated:
+        failed = sum(1 for p in simulated if p.error)
+        dropped = sum(1 for p in simulated if p.dropped)
+        report.notes.append(f"simulated outages: {failed} scripted triggers failed after the SDK's retries, "
+                            f"{dropped} were accepted and dropped (see the scenario's outages:)")
     for played in sim.script.played:
-        if played.error is not None:
+        if played.error is not None and played.outage_id is None:
             at = format_duration(played.at_us - sim.settings.start_at_us) if sim.clock.mode == "virtual" else ""
             where = f" at +{at}" if at else ""
             kind = "cancel of" if played.cancel else "trigger of"

@@ -96,3 +96,52 @@ class TestScript:
             load_scenario(path)
         assert fragment in str(info.value)
         assert "script[0]" in str(info.value)
+
+
+class TestScriptUnderOutages:
+    """Scripted calls meet API outages as an app using the official SDK would."""
+
+    BASE = """
+version: 1
+unknown_workflows: accept
+script:
+  - {at: 0s, every: 1m, count: 10, workflow: wf, recipients: [u1]}
+outages:
+"""
+
+    def offline(self, tmp_path: Path, schemas: SchemaRegistry, outage: str) -> OfflineRun:
+        path = tmp_path / "s.yaml"
+        path.write_text(self.BASE + outage)
+        run = OfflineRun(load_scenario(path), schemas, seed=1)
+        run.play_script()
+        run.run()
+        return run
+
+    def test_drop_window_swallows_triggers(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
+        """Calls inside a 3m drop window get run ids and produce nothing; the others flow."""
+        run = self.offline(tmp_path, schemas, "  - {component: api, status: partial_outage, start: 2m, "
+                                              "duration: 3m, effect: drop}\n")
+        dropped = [p for p in run.script.played if p.dropped]
+        assert len(dropped) == 3 and all(p.workflow_run_id for p in dropped)
+        assert sum(1 for r in run.store.runs.values() if r.dropped_reason) == 3
+        assert {m.source.workflow_run_id for m in run.store.messages.values()}.isdisjoint(
+            {p.workflow_run_id for p in dropped})
+        assert run.problems() == []
+
+    def test_errors_are_retried_like_the_sdk(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
+        """In a major outage each call is tried 3 times, 0.5 s then 1 s apart, then fails; not a script problem."""
+        run = self.offline(tmp_path, schemas, "  - {component: api, status: major_outage, start: 0s, "
+                                              "duration: 150s}\n")
+        failed = [p for p in run.script.played if p.error]
+        assert len(failed) == 3 and all(len(p.attempts) == 3 for p in failed)
+        assert all("simulated outage out_1" in (p.error or "") for p in failed)
+        assert len(run.store.runs) == 7
+        assert run.problems() == []
+
+    def test_accepted_then_5xx_makes_extra_runs(self, tmp_path: Path, schemas: SchemaRegistry) -> None:
+        """A 502 after acceptance on every attempt makes three runs for one scripted call."""
+        run = self.offline(tmp_path, schemas, "  - {component: api, status: partial_outage, start: 0s, "
+                                              "duration: 30s, effect: {fraction: 1.0, accepted_fraction: 1.0}}\n")
+        first = run.script.played[0]
+        assert first.error is not None and len(first.attempts) == 3
+        assert len(run.store.runs) == 3 + 9
