@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from mockknock.arguments import positive_int
 from mockknock.config import DEFAULT_ENVIRONMENT_ID
 from mockknock.errors import ScenarioError
 from mockknock.fixtures import (
@@ -80,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="directory to write into (created if missing; must be empty)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed for every id and value (default: the scenario's seed, else 0)")
-    parser.add_argument("--count", type=_positive, default=None, metavar="K",
+    parser.add_argument("--count", type=positive_int, default=None, metavar="K",
                         help="with an EVENT_TYPE: write K events of it (seeds SEED..SEED+K-1, a minute apart)")
     parser.add_argument("--secret", default=FIXTURE_SECRET,
                         help=f"signing secret for x-knock-signature in the manifest (default {FIXTURE_SECRET})")
@@ -141,16 +142,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 class _UsageError(Exception):
     pass
-
-
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
 
 
 def _timestamp(raw: str) -> str | int:

@@ -48,6 +48,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from mockknock import __version__, signing
+from mockknock.arguments import positive_int
 from mockknock.config import DEFAULT_ENVIRONMENT_ID, Endpoint, RetryPolicy, Settings, env_variable
 from mockknock.delivery import Delivery
 from mockknock.duration import DurationError, format_duration, parse_duration
@@ -130,16 +131,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _timeout(text: str) -> float:
     try:
         us = parse_duration(text)
@@ -177,12 +168,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: MOCKKNOCK_SIGNING_SECRET, else generated)")
     parser.add_argument("--timeout", type=_timeout, metavar="DURATION",
                         help="real time to wait for each answer (default: the scenario's retry timeout, else 10s)")
-    parser.add_argument("--max-attempts", type=_at_least_one, metavar="N",
+    parser.add_argument("--max-attempts", type=positive_int, metavar="N",
                         help="attempts per webhook (default: the scenario's retry policy, else 8)")
     parser.add_argument("--check", dest="checks", action="append", metavar="NAME",
                         choices=(*OPTIONAL_CHECKS, ALL_CHECKS),
                         help=f"also run this check; repeatable: {', '.join(OPTIONAL_CHECKS)}, or {ALL_CHECKS}")
-    parser.add_argument("--concurrency", type=_at_least_one, metavar="N",
+    parser.add_argument("--concurrency", type=positive_int, metavar="N",
                         help="first attempts in flight at once (default 1: events arrive in emission order, "
                              "the same for the same seed)")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
