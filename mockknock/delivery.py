@@ -9,9 +9,12 @@ Every attempt is signed afresh with the real wall-clock time and recorded in the
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -25,6 +28,16 @@ from mockknock.store import Store
 
 _log = logging.getLogger("mockknock.delivery")
 AttemptListener = Callable[[Event, DeliveryAttempt], None]
+
+
+@dataclass(order=True)
+class _Held:
+    """An attempt waiting out a pause: released in (event seq, arrival) order."""
+
+    seq: int
+    order: int
+    go: asyncio.Future[None] = field(compare=False)
+    sent: asyncio.Event = field(compare=False)
 _PAUSE_SLICE_US = 60_000_000
 EXCERPT_BYTES = 200
 
@@ -57,6 +70,9 @@ class Delivery:
         self._idle = asyncio.Event()
         self._idle.set()
         self.listeners: list[AttemptListener] = []
+        self._held: list[_Held] = []
+        self._held_order = itertools.count()
+        self._releaser: asyncio.Task[None] | None = None
 
     async def start(self, endpoints: tuple[Endpoint, ...]) -> None:
         self.endpoints = endpoints
@@ -74,6 +90,9 @@ class Delivery:
         )
 
     async def cancel_all(self) -> None:
+        if self._releaser is not None:
+            self._releaser.cancel()
+        self._held.clear()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -86,6 +105,9 @@ class Delivery:
             self._session = None
 
     def reset(self, randomness: Randomness) -> None:
+        if self._releaser is not None:
+            self._releaser.cancel()
+        self._held.clear()
         for task in list(self._tasks):
             task.cancel()
         self._jitter = randomness.stream("delivery-jitter")
@@ -114,36 +136,68 @@ class Delivery:
         max_attempts = self.policy.max_attempts
         for attempt in range(1, max_attempts + 1):
             final = attempt == max_attempts
-            failing = await self._outage_hold()
-            if failing is not None:
-                record = self._simulated_failure(event, endpoint, attempt, final, failing)
-            else:
-                record = await self._attempt(event, endpoint, attempt, final=final)
+            held = await self._wait_out_pause(event)
+            try:
+                failing = await self._outage_effect()
+                if failing is not None:
+                    record = self._simulated_failure(event, endpoint, attempt, final, failing)
+                else:
+                    record = await self._attempt(event, endpoint, attempt, final=final)
+            finally:
+                if held is not None:
+                    held.sent.set()
             if record.ok:
                 return
             if attempt < max_attempts:
                 await self._clock.sleep(self.policy.delay_before(attempt + 1, self._jitter.random()))
         _log.warning("gave up on %s to %s after %d attempts", event.type.value, endpoint.url, max_attempts)
 
-    async def _outage_hold(self) -> Outage | None:
-        """Wait out a webhook-delivery pause or slowdown; return the outage if this attempt must fail."""
-        while True:
-            now = self._clock.now_us()
-            outage = self._outages.active(now, (Component.WEBHOOK_DELIVERY.value,))
-            if outage is None:
-                return None
-            effect = outage.effect
-            if effect.kind is EffectKind.PAUSE:
-                # In slices, so an outage ended early through the control plane releases deliveries promptly.
-                await self._clock.sleep(min(outage.end_us - now, _PAUSE_SLICE_US))
-                continue
-            if effect.kind is EffectKind.LATENCY:
-                spread = self._jitter.uniform(-effect.jitter_us, effect.jitter_us) if effect.jitter_us else 0
-                await self._clock.sleep(max(0, round(effect.latency_us + spread)))
-                return None
-            if effect.kind is EffectKind.FAIL and self._outages.hits(outage):
-                return outage
+    def _pause(self) -> Outage | None:
+        outage = self._outages.active(self._clock.now_us(), (Component.WEBHOOK_DELIVERY.value,))
+        return outage if outage is not None and outage.effect.kind is EffectKind.PAUSE else None
+
+    async def _wait_out_pause(self, event: Event) -> _Held | None:
+        """Hold this attempt while webhook delivery is paused; held attempts then go one at a time, oldest
+        event first, so a receiver sees the backlog caught up in order."""
+        if self._pause() is None and not self._held:
             return None
+        held = _Held(event.seq, next(self._held_order), asyncio.get_running_loop().create_future(), asyncio.Event())
+        heapq.heappush(self._held, held)
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.get_running_loop().create_task(self._release_held())
+        try:
+            await held.go
+        except asyncio.CancelledError:
+            held.sent.set()  # never leave the releaser waiting on an attempt that will not happen
+            raise
+        return held
+
+    async def _release_held(self) -> None:
+        while self._held:
+            outage = self._pause()
+            if outage is not None:
+                # In slices, so an outage ended early through the control plane releases deliveries promptly.
+                await self._clock.sleep(min(outage.end_us - self._clock.now_us(), _PAUSE_SLICE_US))
+                continue
+            held = heapq.heappop(self._held)
+            if held.go.done():  # its delivery was cancelled while held
+                continue
+            # Busy until the attempt is made: a virtual clock must not move on while the backlog drains.
+            with self._clock.busy():
+                held.go.set_result(None)
+                await held.sent.wait()
+
+    async def _outage_effect(self) -> Outage | None:
+        """Apply a webhook-delivery slowdown; return the outage if this attempt must fail."""
+        outage = self._outages.active(self._clock.now_us(), (Component.WEBHOOK_DELIVERY.value,))
+        if outage is None:
+            return None
+        effect = outage.effect
+        if effect.kind is EffectKind.LATENCY:
+            spread = self._jitter.uniform(-effect.jitter_us, effect.jitter_us) if effect.jitter_us else 0
+            await self._clock.sleep(max(0, round(effect.latency_us + spread)))
+            return None
+        return outage if effect.kind is EffectKind.FAIL and self._outages.hits(outage) else None
 
     def _simulated_failure(
         self, event: Event, endpoint: Endpoint, attempt: int, final: bool, outage: Outage

@@ -236,6 +236,7 @@ class Outages:
     def clear(self) -> None:
         self.items.clear()
         self.failures.clear()
+        self._next_id = 1
         self._respan()
 
     def _respan(self) -> None:

@@ -4,7 +4,8 @@ Fixtures:
 
 ``mockknock``
     The mock server: ``.url``, ``.api_key``, ``.secret``, ``.webhooks`` (what it sent), ``wait_for``,
-    ``advance``, ``settle``. One server per session, reset before every test.
+    ``advance``, ``settle``, and simulated outages (``outage``, ``.outages``, ``.failures``, ``.dropped``).
+    One server per session, reset before every test.
 ``mockknock_receiver``
     A local webhook endpoint that records what the mock delivers and answers as scripted.
 ``knock_event``
@@ -12,7 +13,7 @@ Fixtures:
 ``mockknock_settings``
     Override it (in a module or a conftest) to set defaults for the marker's options.
 
-Marker: ``@pytest.mark.mockknock(scenario=..., seed=..., auto_advance=..., webhook_urls=...)``.
+Marker: ``@pytest.mark.mockknock(scenario=..., seed=..., auto_advance=..., webhook_urls=..., outages=...)``.
 
 Design. The server runs on its own thread with its own event loop, started once per session. So it
 answers a sync test (the official SDK's blocking client) as well as an async test on any event loop,
@@ -23,7 +24,8 @@ in async tests and ``wait_for_sync(...)`` in sync tests; each refuses the wrong 
 message that names the other, rather than blocking the test's event loop or returning an
 un-awaited coroutine. The clock is virtual and, unless the marker says ``auto_advance=True``, moves
 only when the test says so (``advance``, ``settle``, ``wait_for``), so nothing moves between two
-calls of a test.
+calls of a test. Each test starts from the same simulated instant (the reset rewinds the clock), so
+the same seed and calls give the same webhook bodies, timestamps and ids included, whatever ran before.
 
 Importing this module is cheap (it runs in every pytest session of a project that has mockknock
 installed); aiohttp and the server are imported when a test first asks for the ``mockknock`` fixture.
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
+import enum
 import fnmatch
 import json
 import logging
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from mockknock.model import DeliveryAttempt, Event
+    from mockknock.outages import Outage, OutageSpec
     from mockknock.server import MockKnockServer
     from mockknock.simulation import Simulation
 
@@ -70,6 +73,7 @@ __all__ = [
     "KnockEventFactory",
     "MockKnock",
     "MockKnockReceiver",
+    "OutageHandle",
     "ReceivedWebhook",
     "Webhook",
 ]
@@ -83,13 +87,15 @@ DEFAULT_TIMEOUT_S = 5.0
 SETTLE_TIMEOUT_S = 30.0
 RECEIVER_PATH = "/webhooks/knock"
 MARKER = "mockknock"
-OPTIONS = ("scenario", "seed", "auto_advance", "webhook_urls")
+OPTIONS = ("scenario", "seed", "auto_advance", "webhook_urls", "outages")
 MARKER_HELP = (
-    "mockknock(scenario=None, seed=None, auto_advance=False, webhook_urls=None): configure the mockknock "
-    "fixture for this test: a bundled scenario name or a scenario file path, the seed, whether the virtual "
-    "clock runs by itself, and where webhooks go (default: mockknock_receiver if the test uses it, else "
-    "the built-in sink)."
+    "mockknock(scenario=None, seed=None, auto_advance=False, webhook_urls=None, outages=None): configure the "
+    "mockknock fixture for this test: a bundled scenario name or a scenario file path, the seed, whether the "
+    "virtual clock runs by itself, where webhooks go (default: mockknock_receiver if the test uses it, else "
+    "the built-in sink), and simulated outages to start with the test (dicts of mockknock.outage()'s arguments)."
 )
+# The ``source`` of the outages a test starts, as the control plane lists them.
+OUTAGE_SOURCE = "pytest"
 # How long a hand-over to the server thread may take beyond the operation's own timeout before the
 # plugin calls the server stuck (it never should be: this only turns a bug into a failure, not a hang).
 _HANDOVER_MARGIN_S = 15.0
@@ -182,6 +188,7 @@ class _Options:
     seed: int
     auto_advance: bool
     webhook_urls: tuple[str, ...]
+    outages: tuple[OutageSpec, ...] = ()
 
 
 def _usage(message: str) -> BaseException:
@@ -264,7 +271,67 @@ def _resolve_options(raw: Mapping[str, Any], cache: _ScenarioCache, test_dir: Pa
     urls = raw.get("webhook_urls") or ()
     if isinstance(urls, str):
         urls = (urls,)
-    return _Options(scenario, seed, auto_advance, tuple(str(u) for u in urls))
+    entries = raw.get("outages") or ()
+    if isinstance(entries, Mapping) or not isinstance(entries, Sequence) or isinstance(entries, str):
+        raise _usage(f"mockknock outages must be a list of dicts of mockknock.outage()'s arguments; got {entries!r}")
+    providers = _providers(scenario)
+    specs = []
+    mistakes = []
+    for index, entry in enumerate(entries):
+        where = f"mockknock outages[{index}]"
+        if not isinstance(entry, Mapping):
+            mistakes.append(f"{where} must be a dict of mockknock.outage()'s arguments; got {entry!r}")
+            continue
+        try:
+            specs.append(_outage_spec(entry, providers, where))
+        except ValueError as exc:
+            mistakes.append(str(exc))
+    if mistakes:
+        raise _usage("\n".join(mistakes))
+    return _Options(scenario, seed, auto_advance, tuple(str(u) for u in urls), tuple(specs))
+
+
+# -- outages ----------------------------------------------------------------------------------------
+
+
+def _providers(scenario: Scenario) -> set[str]:
+    """The providers a scenario's channels use: components an outage may name besides Knock's own."""
+    return {channel.provider for channel in scenario.channel_ids().values()}
+
+
+def _outage_spec(args: Mapping[str, Any], providers: set[str], where: str) -> OutageSpec:
+    """``mockknock.outage()``'s arguments (or a marker's dict of them) as an OutageSpec; ValueError listing
+    every problem otherwise. Durations may also be numbers of seconds or timedeltas."""
+    __tracebackhide__ = True
+    # Deferred: the scenario parser is not needed until a test starts an outage.
+    from mockknock.outages import OutageSpec  # noqa: PLC0415
+    from mockknock.scenario_file import outage_spec  # noqa: PLC0415
+
+    raw: dict[str, Any] = {"start": "0s", "duration": "10m"}
+    for key, given in args.items():
+        if (key == "effect" and given is None) or (key == "name" and given == ""):
+            continue  # the defaults: the status's own effect, the status page's title
+        value = given
+        if isinstance(given, timedelta):
+            value = given.total_seconds()
+        elif isinstance(given, enum.Enum):
+            value = given.value  # Component.API, Status.MAJOR_OUTAGE, EffectKind.DROP
+        raw[str(key)] = value
+    spec = outage_spec(raw, providers)
+    if isinstance(spec, OutageSpec):
+        return spec
+    lines = [f"  - {'.'.join(map(str, path)) or 'outage'}: {text}" for path, text in spec]
+    raise ValueError(f"{where} is not a valid outage:\n" + "\n".join(lines))
+
+
+def _outage_title(outage: Outage, now_us: int) -> str:
+    if outage.active(now_us):
+        when = f"active, ends in {_rounded(outage.end_us - now_us)}"
+    elif outage.start_us > now_us:
+        when = f"starts in {_rounded(outage.start_us - now_us)}"
+    else:
+        when = "over"
+    return f"{outage.id} {outage.title} ({outage.effect.describe()}; {when})"
 
 
 # -- the server thread ------------------------------------------------------------------------------
@@ -525,6 +592,16 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
+def _attempt_summary(attempt: DeliveryAttempt) -> str:
+    """How one failed attempt ended: the status and the start of the answer, or why there was none."""
+    if attempt.status is not None:
+        excerpt = (attempt.response_excerpt or "").strip()
+        if len(excerpt) > 60:
+            excerpt = excerpt[:57] + "..."
+        return f"{attempt.status} {excerpt!r}" if excerpt else str(attempt.status)
+    return f"{attempt.error_kind or 'error'}: {attempt.error}"
+
+
 class _Session:
     """What one test sees of the shared server. Methods that touch the simulation run on its thread."""
 
@@ -550,23 +627,24 @@ class _Session:
     def begin(self) -> None:
         sim = self.sim
         self.route(self.endpoints)
+        # Rewinds the virtual clock to the settings' start and clears every outage the last test started.
         sim.reset(seed=self.options.seed, scenario=self.options.scenario)
         clock = self.clock()
         clock.set_auto_advance(not self.manual)
         self.failures_before = len(sim.engine.timeline.failures)
         self.problems_before = self.runtime.problem_count()
         self.started_us = clock.now_us()
+        sim.outages.add_all(self.options.outages, self.started_us, OUTAGE_SOURCE)
         sim.delivery.listeners.append(self.on_attempt)
         self.runtime.current = self
 
     def route(self, endpoints: tuple[Endpoint, ...]) -> None:
-        """Send webhooks to ``endpoints``, also after a scenario switch (which re-reads the settings)."""
+        """Send webhooks to ``endpoints`` (the built-in sink if none), also after a scenario switch."""
         sim = self.sim
         if not endpoints:
             assert sim.sink_url is not None
             endpoints = (Endpoint(sim.sink_url),)
-        sim.settings = dataclasses.replace(sim.settings, webhook_urls=endpoints)
-        sim.delivery.endpoints = sim.endpoints()
+        sim.set_endpoints(endpoints)
 
     async def end(self) -> list[str]:
         sim = self.sim
@@ -710,10 +788,23 @@ class _Session:
             *head,
             f"Arrived ({_plural(len(sent), 'webhook')} sent by the mock): {_tally([w.type for w in sent])}.",
         ]
+        failing = [w for w in sent if not w.delivered]
+        if failing:
+            shown = ", ".join(
+                f"{w.type} #{w.seq} ({_plural(len(w.attempts), 'attempt')}, "
+                f"{'gave up' if w.attempts[-1].final else 'retrying'}, last: {_attempt_summary(w.attempts[-1])})"
+                for w in failing[:3]
+            )
+            more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+            lines.append(f"Not delivered: {shown}{more}.")
         unsent = [e.type.value for e in self.sim.store.events if e not in self.captures]
         if unsent:
             lines.append(f"Emitted but not yet sent: {_tally(unsent)}.")
         lines.append(f"Still scheduled: {self.pending()}.")
+        now = self.clock().now_us()
+        outages = [o for o in self.sim.outages.items if o.end_us > self.started_us]
+        if outages:
+            lines.append("Simulated outages: " + "; ".join(_outage_title(o, now) for o in outages) + ".")
         elapsed = _rounded(self.clock().now_us() - self.started_us)
         options = self.options
         lines.append(
@@ -746,7 +837,7 @@ class _Session:
         while True:
             for _ in range(10):
                 await asyncio.sleep(0)
-            if not clock.describe().get("busy"):
+            if not clock.in_flight:
                 return
             if loop.time() > deadline:
                 raise TimeoutError
@@ -835,7 +926,8 @@ class MockKnock:
     """The ``mockknock`` fixture: the session's mock Knock, reset for this test.
 
     Async tests ``await`` :meth:`wait_for`, :meth:`advance` and :meth:`settle`; sync tests call the
-    ``*_sync`` twins. Everything else works from either.
+    ``*_sync`` twins. Everything else works from either, :meth:`outage` and the handle it returns
+    included: starting or ending an outage waits for nothing.
     """
 
     def __init__(self, runtime: _Runtime, session: _Session) -> None:
@@ -887,6 +979,70 @@ class MockKnock:
         """From now on in this test, deliver webhooks to exactly these URLs (``URL|message.*`` filters too)."""
         endpoints = tuple(Endpoint.parse(u) for u in urls)
         self._runtime.call(self._session.route, endpoints)
+
+    # outages ------------------------------------------------------------------------------------------
+
+    def outage(
+        self,
+        component: str,
+        status: str,
+        duration: str | float | timedelta = "10m",
+        start: str | float | timedelta = "0s",
+        effect: str | Mapping[str, Any] | None = None,
+        name: str = "",
+    ) -> OutageHandle:
+        """Start a simulated outage, as ``POST /__mockknock/outages`` does, and return a handle to end it.
+
+        ``component`` is one of Knock's status-page components (``api``, ``webhook_delivery``,
+        ``notification_delivery``, ...) or a provider the scenario's channels use (``sendgrid``);
+        ``status`` one of ``degraded_performance``, ``partial_outage``, ``major_outage``,
+        ``under_maintenance``; ``start`` counts from the current simulated time. ``effect`` overrides
+        the status's default effect: a kind name (``"drop"``) or a dict (``{"kind": "errors",
+        "fraction": 0.5, "statuses": [503]}``). Raises ValueError listing every problem. Takes effect
+        at once; it needs no waiting, so there is one spelling for sync and async tests.
+        """
+        __tracebackhide__ = True
+        args = {"component": component, "status": status, "duration": duration, "start": start,
+                "effect": effect, "name": name}
+        sim = self._session.sim
+        # Checked on the test's thread, so a mistake's traceback ends in the test; only this test's own
+        # calls change the scenario, so the providers cannot change in between.
+        providers = self._runtime.call(lambda: _providers(sim.scenario))
+        spec = _outage_spec(args, providers, f"mockknock.outage({component!r}, {status!r})")
+        outage = self._runtime.call(lambda: sim.outages.add(spec, sim.clock.now_us(), OUTAGE_SOURCE))
+        return OutageHandle(self._runtime, outage)
+
+    @property
+    def outages(self) -> list[dict[str, Any]]:
+        """Every outage of this test, the scenario's included, as ``GET /__mockknock/outages`` shows them
+        (``id``, ``component``, ``status``, ``name``, ``start_us``, ``end_us``, ``effect``, ``active``, ...)."""
+
+        def listed() -> list[dict[str, Any]]:
+            sim = self._session.sim
+            now = sim.clock.now_us()
+            return [o.to_wire(now) for o in sim.outages.items]
+
+        return self._runtime.call(listed)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """Every failure a simulated outage caused on purpose in this test, oldest first (``at_us``,
+        ``outage_id``, ``what``, ``subject``), as ``GET /__mockknock/failures`` lists them."""
+        return self._runtime.call(lambda: [f.to_wire() for f in self._session.sim.outages.failures])
+
+    @property
+    def dropped(self) -> list[dict[str, Any]]:
+        """Triggers answered 200 and then dropped by an outage, with the ``body`` each carried (to send it
+        again), as ``GET /__mockknock/dropped`` lists them."""
+
+        def listed() -> list[dict[str, Any]]:
+            return [
+                {"workflow_run_id": run.id, "workflow": run.workflow, "accepted_at_us": run.accepted_at_us,
+                 "request_id": run.request_id, "reason": run.dropped_reason, "body": run.dropped_body}
+                for run in self._session.sim.store.runs.values() if run.dropped_reason is not None
+            ]
+
+        return self._runtime.call(listed)
 
     # waiting: async -------------------------------------------------------------------------------------
 
@@ -950,6 +1106,50 @@ class MockKnock:
         __tracebackhide__ = True
         _require_sync("mockknock.settle")
         _check(self._runtime.run_sync(self._session.settle(timeout), timeout))
+
+
+class OutageHandle:
+    """An outage a test started with :meth:`MockKnock.outage`. Works from sync and async tests alike."""
+
+    def __init__(self, runtime: _Runtime, outage: Outage) -> None:
+        self._runtime = runtime
+        self._outage = outage  # read and changed on the server thread only
+        self.id = outage.id
+        self.component = outage.component
+        self.status = outage.status.value
+
+    def __repr__(self) -> str:
+        return f"<OutageHandle {self.id} {self.component} {self.status}>"
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The outage as ``GET /__mockknock/outages`` shows it now (``active``, ``start_us``, ``end_us``, ...)."""
+        return self._runtime.call(self._wire)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.info["active"])
+
+    def end(self) -> dict[str, Any]:
+        """End it at the current simulated time (one not yet begun never happens), as
+        ``DELETE /__mockknock/outages/{id}`` does; returns :attr:`info`. Deliveries a pause held go out
+        at their next check, within a simulated minute: ``advance("1m")`` after ending one."""
+        return self._runtime.call(self._end)
+
+    def _end(self) -> dict[str, Any]:
+        sim = self._runtime.simulation
+        self._current(sim)
+        sim.outages.end(self.id, sim.clock.now_us())
+        return self._wire()
+
+    def _wire(self) -> dict[str, Any]:
+        sim = self._runtime.simulation
+        return self._current(sim).to_wire(sim.clock.now_us())
+
+    def _current(self, sim: Simulation) -> Outage:
+        if not any(o is self._outage for o in sim.outages.items):
+            raise LookupError(f"outage {self.id} is gone: the mock is reset (and its outages cleared) between tests")
+        return self._outage
 
 
 class MockKnockReceiver:

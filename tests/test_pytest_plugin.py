@@ -65,6 +65,36 @@ def test_reset_leaves_nothing_behind_2(mockknock):
     assert len(mockknock.simulation.store.runs) == 0
 
 
+STORY = {}
+
+
+def tell_the_story(mockknock, knock):
+    response = knock.workflows.trigger("welcome", recipients=["u_1", "u_2"], data={"force_outcome": "delivered"})
+    mockknock.settle_sync()
+    return response.workflow_run_id, [w.body for w in mockknock.webhooks]
+
+
+@pytest.mark.mockknock(seed=3)
+def test_same_seed_same_bodies_1(mockknock, knock):
+    STORY["first"] = tell_the_story(mockknock, knock)
+    assert len(STORY["first"][1]) == 8  # sent and delivered, in-app and email, for each recipient
+
+
+def test_same_seed_same_bodies_in_between(mockknock, knock):
+    knock.workflows.trigger("welcome", recipients=["u_9"])
+    mockknock.advance_sync("3h")  # the next test starts from the same instant all the same
+
+
+@pytest.mark.mockknock(seed=3)
+def test_same_seed_same_bodies_2(mockknock, knock):
+    start = mockknock.simulation.clock.now_us()
+    second = tell_the_story(mockknock, knock)
+    assert second == STORY["first"]  # run id, message ids, timestamps: byte for byte
+    sent = json.loads(second[1][0])
+    assert sent["created_at"].startswith("2026-01-01T00:00:")
+    assert start == mockknock.simulation.settings.start_at_us
+
+
 @pytest.mark.mockknock(scenario="email-bounces", seed=7)
 async def test_async_sdk_marker_and_wait(mockknock):
     assert (mockknock.scenario, mockknock.seed) == ("email-bounces", 7)
@@ -118,7 +148,7 @@ def test_receiver_records_signs_and_scripts(mockknock, mockknock_receiver: MockK
     [sent] = mockknock.wait_for_sync("message.sent")
     assert [a.status for a in sent.attempts] == [500, 204]
     got = [r for r in got if r.type == "message.sent"]
-    # The rebuilt headers of the last attempt are the ones the receiver got.
+    # The headers of the last attempt, rebuilt, are the ones the receiver got.
     for name, value in sent.headers.items():
         assert got[-1].headers[name] == value
     assert json.loads(got[-1].body) == sent.json
@@ -178,6 +208,111 @@ class TestSettings:
         assert (mockknock.scenario, mockknock.seed) == ("email-bounces", 5)
 '''
 
+OUTAGES = '''
+from datetime import timedelta
+
+import httpx
+import knockapi
+import pytest
+from knockapi import AsyncKnock, Knock
+
+LEFT_OVER = []
+
+
+@pytest.fixture
+def knock(mockknock):
+    with Knock(base_url=mockknock.url, api_key=mockknock.api_key) as client:
+        yield client
+
+
+def test_an_api_outage_makes_the_sdk_give_up(mockknock, knock):
+    outage = mockknock.outage("api", "major_outage", duration="5m")
+    assert (outage.component, outage.status) == ("api", "major_outage") and outage.active
+    with pytest.raises(knockapi.APIStatusError) as caught:
+        knock.workflows.trigger("welcome", recipients=["u_1"])
+    assert caught.value.status_code in (502, 503)
+    assert "this failure is deliberate" in str(caught.value)
+    failures = mockknock.failures
+    assert len(failures) == 3  # the SDK's call and its two retries
+    assert {f["outage_id"] for f in failures} == {outage.id}
+    assert all(f["what"].startswith("POST /v1/workflows/welcome/trigger answered 50") for f in failures)
+    assert len(mockknock.simulation.store.runs) == 0
+    # One more through the control plane, as an app's own test harness might: the reset clears it too.
+    answer = httpx.post(f"{mockknock.url}/__mockknock/outages",
+                        json={"component": "sendgrid", "status": "partial_outage", "duration": "1h"})
+    assert answer.status_code == 201, answer.text
+    listed, planned = mockknock.outages
+    assert listed == outage.info
+    assert (listed["id"], listed["source"], listed["active"], listed["duration"]) == (outage.id, "pytest", True, "5m")
+    assert (planned["component"], planned["source"]) == ("sendgrid", "control")
+    LEFT_OVER.append(outage)  # both still active when the test ends
+
+
+def test_the_next_test_is_clean(mockknock, knock):
+    assert mockknock.outages == [] and mockknock.failures == [] and mockknock.dropped == []
+    knock.workflows.trigger("welcome", recipients=["u_1"], data={"force_outcome": "delivered"})
+    assert len(mockknock.wait_for_sync("message.delivered", count=2)) == 2
+    with pytest.raises(LookupError, match="reset"):
+        LEFT_OVER[0].end()
+
+
+def test_a_drop_outage_lists_what_it_dropped(mockknock, knock):
+    mockknock.outage("api", "major_outage", effect="drop", name="Triggers lost")
+    response = knock.workflows.trigger("welcome", recipients=["u_1"], data={"plan": "pro"})
+    mockknock.settle_sync()
+    assert mockknock.webhooks == []
+    [dropped] = mockknock.dropped
+    assert dropped["workflow_run_id"] == response.workflow_run_id
+    assert dropped["body"] == {"recipients": ["u_1"], "data": {"plan": "pro"}}
+    assert "Triggers lost" in dropped["reason"]
+    [failure] = mockknock.failures
+    assert failure["subject"] == response.workflow_run_id
+
+
+@pytest.mark.mockknock(scenario="email-bounces")
+def test_a_webhook_pause_catches_up_in_order(mockknock, mockknock_receiver, knock):
+    mockknock.outage("webhook_delivery", "major_outage", duration="10m")
+    for i in range(3):
+        knock.workflows.trigger("password-reset", recipients=[f"u_{i}"], data={"force_outcome": "delivered"})
+    mockknock.advance_sync("9m")
+    assert mockknock.webhooks == [] and mockknock_receiver.received == []
+    mockknock.advance_sync("2m")
+    sent = mockknock.webhooks
+    assert len(sent) == 6 and all(w.delivered and len(w.attempts) == 1 for w in sent)
+    assert [r.body for r in mockknock_receiver.received] == [w.body for w in sent]  # in the order emitted
+    assert mockknock.failures == []  # held, never failed
+
+
+@pytest.mark.mockknock(scenario="email-bounces")
+async def test_ending_a_pause_early_releases_it(mockknock):
+    outage = mockknock.outage("webhook_delivery", "major_outage", duration=timedelta(hours=1))
+    async with AsyncKnock(base_url=mockknock.url, api_key=mockknock.api_key) as client:
+        await client.workflows.trigger("password-reset", recipients=["u_1"], data={"force_outcome": "delivered"})
+    await mockknock.advance("5m")
+    assert mockknock.webhooks == []
+    info = outage.end()
+    assert info["ended_early"] and not info["active"]
+    await mockknock.advance("1m")
+    assert mockknock.types() == ["message.sent", "message.delivered"]
+
+
+@pytest.mark.mockknock(
+    scenario="email-bounces",
+    outages=[
+        {"component": "api", "status": "major_outage", "effect": "drop"},
+        {"component": "sendgrid", "status": "major_outage", "start": "1h", "duration": timedelta(minutes=30)},
+    ],
+)
+def test_marker_outages_start_with_the_test(mockknock, knock):
+    drop, later = mockknock.outages
+    assert drop["active"] and drop["effect"]["kind"] == "drop" and drop["source"] == "pytest"
+    assert drop["start_us"] == mockknock.simulation.settings.start_at_us
+    assert not later["active"] and later["name"] == "SendGrid: major outage"
+    assert (later["start_us"] - drop["start_us"], later["duration"]) == (3_600_000_000, "30m")
+    knock.workflows.trigger("password-reset", recipients=["u_1"])
+    assert len(mockknock.dropped) == 1
+'''
+
 SCENARIO = """
 version: 1
 name: mine
@@ -194,8 +329,6 @@ lifecycles:
 """
 
 FAILING = '''
-import asyncio
-
 import pytest
 from knockapi import Knock
 
@@ -223,9 +356,24 @@ async def test_async_wait_for_lists_what_is_scheduled(mockknock, mockknock_recei
 
 @pytest.mark.mockknock(scenario="email-bounces")
 def test_receiver_wait_for_lists_what_arrived(mockknock, mockknock_receiver, knock):
-    mockknock_receiver.respond_with(503)
+    mockknock_receiver.respond_with(503, "try later")
     knock.workflows.trigger("password-reset", recipients=["u_1"], data={"force_outcome": "delivered"})
     mockknock_receiver.wait_for_sync("message.delivered", count=20, timeout=1)
+
+
+def test_wait_for_names_the_outages(mockknock, knock):
+    mockknock.outage("api", "major_outage", effect="drop")
+    knock.workflows.trigger("welcome", recipients=["u_1"])
+    mockknock.wait_for_sync("message.sent", timeout=0.3)
+
+
+def test_a_mistaken_outage(mockknock):
+    mockknock.outage("apii", "major", duration="soon")
+
+
+@pytest.mark.mockknock(outages=[{"component": "api", "status": "major_outage", "efect": "drop"}])
+def test_a_mistaken_marker_outage(mockknock):
+    pass
 
 
 def test_a_failing_step_fails_this_test_at_teardown(mockknock):
@@ -299,14 +447,15 @@ def outcomes(result: pytest.RunResult) -> dict[str, str]:
 
 class TestPlugin:
     def test_fixtures_in_sync_and_async_tests(self, project: pytest.Pytester) -> None:
-        """Sync and async tests, the SDK, the marker, settings, reset isolation, the receiver, knock_event."""
-        project.makepyfile(test_passing=PASSING)
+        """Sync and async tests, the SDK, the marker, settings, reset isolation and determinism, the receiver,
+        knock_event, and simulated outages (started by a call or the marker, ended, cleared by the reset)."""
+        project.makepyfile(test_passing=PASSING, test_outages=OUTAGES)
         (project.path / "scenarios").mkdir()
         (project.path / "scenarios" / "mine.yaml").write_text(SCENARIO)
         result = project.runpytest_subprocess("-rA", timeout=120)
         found = outcomes(result)
         assert set(found.values()) == {"PASSED"}, result.stdout.str()
-        result.assert_outcomes(passed=14)
+        result.assert_outcomes(passed=17 + 6)
 
     def test_failures_say_what_happened(self, project: pytest.Pytester) -> None:
         """wait_for failures list arrivals and schedule; problems in the mock fail the test that caused them."""
@@ -316,6 +465,9 @@ class TestPlugin:
             "test_wait_for_lists_what_arrived": "FAILED",
             "test_async_wait_for_lists_what_is_scheduled": "FAILED",
             "test_receiver_wait_for_lists_what_arrived": "FAILED",
+            "test_wait_for_names_the_outages": "FAILED",
+            "test_a_mistaken_outage": "FAILED",
+            "test_a_mistaken_marker_outage": "ERROR",
             "test_a_failing_step_fails_this_test_at_teardown": "ERROR",
             "test_a_failing_step_fails_wait_for_at_once": "ERROR",
             "test_a_schema_violation_fails_this_test": "ERROR",
@@ -337,6 +489,16 @@ class TestPlugin:
             "1 delivery in flight or waiting to retry.",
             "E*mockknock_receiver.wait_for('message.delivered', count=20): 8 of 20 received (timed out after 1s).",
             "E*The receiver got 16 requests: message.sent x8, message.delivered x8.",
+            "E*Not delivered: message.sent #* (8 attempts, gave up, last: 503 'try later'), "
+            "message.delivered #* (8 attempts, gave up, last: 503 'try later').",
+            "E*mockknock.wait_for('message.sent', count=1): 0 of 1 arrived (timed out after 0.3s).",
+            "E*Simulated outages: out_* API: major outage (drop; active, ends in 10m).",
+            "E*ValueError: mockknock.outage('apii', 'major') is not a valid outage:",
+            "E*- component: expected one of api, *, found 'apii'; did you mean 'api'?",
+            "E*- status: expected one of operational, *, found 'major'",
+            "E*- duration: 'soon' is not a duration; write it like *",
+            "mockknock outages[[]0[]] is not a valid outage:",
+            "  - efect: unknown key 'efect'*",
             "mockknock: something failed inside the mock during test_failing.py::"
             "test_a_failing_step_fails_this_test_at_teardown:",
             "  - scheduled step failed: RuntimeError: kaboom in a scheduled step",
@@ -347,7 +509,8 @@ class TestPlugin:
             "E*TypeError: mockknock.wait_for() is for async tests (await it); "
             "in a sync test call mockknock.wait_for_sync(...) instead",
             "E*TypeError: mockknock.settle_sync() would block this async test's event loop*",
-            "@pytest.mark.mockknock(...): unknown option(s) sede; known: scenario, seed, auto_advance, webhook_urls",
+            "@pytest.mark.mockknock(...): unknown option(s) sede; known: scenario, seed, auto_advance, webhook_urls, "
+            "outages",
             "mockknock scenario 'email-bounce': no bundled scenario named 'email-bounce'; bundled: *email-bounces*",
             "mockknock webhook_urls: webhook URL 'ftp://example.com/hook' must be an absolute http(s) URL*",
         ])
