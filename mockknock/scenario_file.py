@@ -587,6 +587,7 @@ class _Parser:
                 self.problem(path, "a cancel call needs cancellation_key")
         else:
             self.check_recipients(body.get("recipients"), (*path, "recipients"))
+        self.check_trigger_fields(body, path)
         self.check_fakes(body, path)
         if len(self.problems) > before or at is None or every is None:
             return None
@@ -601,12 +602,43 @@ class _Parser:
         if not isinstance(raw, list) or not raw:
             self.problem(path, "expected a non-empty list of recipients (ids or {id, ...}), or {fake: N}")
 
+    def check_trigger_fields(self, body: dict[str, Any], path: PathKey) -> None:
+        """The fields of Knock's trigger body besides recipients, as the API would check them."""
+        def fake(value: Any) -> bool:
+            return isinstance(value, dict) and set(value) == {"fake"} and isinstance(value["fake"], str)
+
+        data = body.get("data")
+        if data is not None and not isinstance(data, dict):
+            self.problem((*path, "data"), f"expected a mapping of trigger data, found {_kind(data)}")
+        for key in ("actor", "tenant"):
+            value = body.get(key)
+            if value is None or isinstance(value, str) or fake(value):
+                continue
+            if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+                self.problem((*path, key), f"expected an id or a mapping with a string id, found {_kind(value)}")
+        cancellation_key = body.get("cancellation_key")
+        if cancellation_key is not None and not isinstance(cancellation_key, str) and not fake(cancellation_key):
+            self.problem((*path, "cancellation_key"), f"expected a string, found {_kind(cancellation_key)}")
+        settings = body.get("settings")
+        if settings is not None:
+            if not isinstance(settings, dict):
+                self.problem((*path, "settings"), f"expected {{sandbox_mode, skip_delay}}, found {_kind(settings)}")
+                return
+            for name, value in settings.items():
+                if name not in ("sandbox_mode", "skip_delay"):
+                    self.problem((*path, "settings", name), f"unknown setting {name!r}"
+                                                            f"{suggest(str(name), ['sandbox_mode', 'skip_delay'])}")
+                elif value is not None and not isinstance(value, bool):
+                    self.problem((*path, "settings", name), f"expected true or false, found {value!r}")
+
     def check_fakes(self, value: Any, path: PathKey) -> None:
         """Every {fake: provider} marker names a provider mockknock allows."""
         if isinstance(value, dict):
-            if set(value) == {"fake"} and isinstance(value["fake"], str) and value["fake"] not in PROVIDERS:
-                self.problem((*path, "fake"), f"unknown fake value {value['fake']!r}"
-                                              f"{suggest(value['fake'], PROVIDERS)}; "
+            # Only {fake: "<provider>"} is a marker; {fake: <anything else>} is plain data, sent as written
+            # (recipients: {fake: N} is checked by check_recipients).
+            marker = value.get("fake")
+            if set(value) == {"fake"} and isinstance(marker, str) and marker not in PROVIDERS:
+                self.problem((*path, "fake"), f"unknown fake value {marker!r}{suggest(str(marker), PROVIDERS)}; "
                                               f"allowed: {', '.join(sorted(PROVIDERS))}")
                 return
             for key, item in value.items():

@@ -40,17 +40,24 @@ class PlayedCall:
     dropped: bool = False
 
 
-def fill(value: Any, fake: FakeData, *key: str) -> Any:
-    """Replace ``{fake: provider}`` markers (and ``recipients: {fake: N}``) with seeded values."""
+def fill(body: dict[str, Any], fake: FakeData, *key: str) -> dict[str, Any]:
+    """A trigger body with ``recipients: {fake: N}`` and every ``{fake: provider}`` filled from the seed."""
+    recipients = body.get("recipients")
+    filled = {k: _fill(v, fake, *key, str(k)) for k, v in body.items() if k != "recipients"}
+    if isinstance(recipients, dict) and set(recipients) == {"fake"} and isinstance(recipients["fake"], int):
+        filled["recipients"] = fake.users(recipients["fake"], *key, "recipients")
+    elif recipients is not None:
+        filled["recipients"] = _fill(recipients, fake, *key, "recipients")
+    return filled
+
+
+def _fill(value: Any, fake: FakeData, *key: str) -> Any:
     if isinstance(value, dict):
-        if set(value) == {"fake"}:
-            marker = value["fake"]
-            if isinstance(marker, int) and not isinstance(marker, bool):
-                return fake.users(marker, *key)
-            return fake.value(str(marker), *key)
-        return {k: fill(v, fake, *key, str(k)) for k, v in value.items()}
+        if set(value) == {"fake"} and isinstance(value["fake"], str):
+            return fake.value(value["fake"], *key)
+        return {k: _fill(v, fake, *key, str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [fill(v, fake, *key, str(i)) for i, v in enumerate(value)]
+        return [_fill(v, fake, *key, str(i)) for i, v in enumerate(value)]
     return value
 
 
