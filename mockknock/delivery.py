@@ -9,6 +9,7 @@ Every attempt is signed afresh with the real wall-clock time and recorded in the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -70,6 +71,10 @@ class Delivery:
         self._idle = asyncio.Event()
         self._idle.set()
         self.listeners: list[AttemptListener] = []
+        # While a POST is under way a virtual clock stands still, so an app that calls the API back from
+        # its webhook handler does so at the event's simulated time. Replay has no such app and turns
+        # this off to emit ahead while deliveries are in flight.
+        self.hold_clock = True
         self._held: list[_Held] = []
         self._held_order = itertools.count()
         self._releaser: asyncio.Task[None] | None = None
@@ -226,7 +231,7 @@ class Delivery:
         kind: str | None = None
         excerpt: str | None = None
         started = time.perf_counter()
-        with self._clock.busy():
+        with self._clock.busy() if self.hold_clock else contextlib.nullcontext():
             try:
                 async with self._session.post(endpoint.url, data=event.body, headers=headers,
                                               allow_redirects=False) as response:

@@ -6,8 +6,8 @@ Nothing here does I/O. Wire names live in the enums, verbatim, so no module spel
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 
@@ -80,8 +80,11 @@ class RunStatus(enum.StrEnum):
 
 def format_timestamp(epoch_us: int) -> str:
     """Knock's timestamp shape: ISO-8601 UTC, always six fractional digits, ``Z``."""
+    # gmtime and an f-string: about a third of the cost of datetime.strftime, on every webhook's hot path.
     seconds, micros = divmod(epoch_us, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{micros:06d}Z"
+    t = time.gmtime(seconds)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
+            f"{micros:06d}Z")
 
 
 def optional_timestamp(epoch_us: int | None) -> str | None:

@@ -1,0 +1,143 @@
+"""Replay throughput: webhooks/s that `mockknock replay` delivers on the virtual clock, next to a bare client.
+
+Run: ``python bench/replay.py`` (about a minute) or ``--quick``. Traffic goes to 127.0.0.1 only.
+
+The receiver runs in another process and answers 204. The bare client POSTs the same bodies, signed
+the same way, from one aiohttp ClientSession. Both are measured at concurrency 1 (replay's default:
+first attempts one at a time, so the receiver sees a deterministic order) and 8 (``--concurrency 8``).
+Target: replay at least 0.5x the bare client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from mockknock import signing  # noqa: E402
+from mockknock.config import DEFAULT_ENVIRONMENT_ID  # noqa: E402
+from mockknock.replay import ReplayOptions, replay  # noqa: E402
+from mockknock.scenario_file import load_scenario  # noqa: E402
+from mockknock.schemas import SchemaRegistry  # noqa: E402
+
+HOST = "127.0.0.1"
+SECRET = "whsec_bench"
+SCENARIO = """
+version: 1
+name: bench-replay
+unknown_workflows: accept
+lifecycles:
+  - match: {{channel_type: in_app_feed}}
+    events: [sent, delivered]
+  - match: {{channel_type: email}}
+    events: [+1s sent, +2s delivered]
+script:
+  - {{at: 0s, every: 10s, count: {count}, workflow: bench, recipients: [u1]}}
+"""
+RECEIVER = """
+import sys
+from aiohttp import web
+async def hook(request):
+    await request.read()
+    return web.Response(status=204)
+app = web.Application()
+app.router.add_post("/hook", hook)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection(HOST, port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+async def bare(url: str, bodies: list[tuple[str, bytes]], concurrency: int) -> float:
+    """Events/s for a plain client posting signed bodies, `concurrency` at a time."""
+    queue = list(reversed(bodies))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def worker() -> None:
+            while queue:
+                event_type, body = queue.pop()
+                headers = signing.webhook_headers(event_type, DEFAULT_ENVIRONMENT_ID, signing.sign(body, SECRET))
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(bodies) / (time.perf_counter() - started)
+
+
+async def measure(path: Path, url: str, concurrency: int, schemas: SchemaRegistry) -> tuple[float, float, int]:
+    options = ReplayOptions(seed=1, signing_secret=SECRET, concurrency=concurrency, progress_every_s=3600)
+    started = time.perf_counter()
+    report = await replay(load_scenario(path), url, options, schemas, None)
+    replay_rate = report.events / (time.perf_counter() - started)
+    if report.events_ok != report.events:
+        raise RuntimeError(f"replay delivered {report.events_ok} of {report.events} events")
+    return replay_rate, report.simulated_us / 3.6e9, report.events
+
+
+async def run(events: int, repeats: int) -> None:
+    schemas = SchemaRegistry.load()
+    port = free_port()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    url = f"http://{HOST}:{port}/hook"
+    try:
+        await wait_listening(port)
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "bench-replay.yaml"
+            path.write_text(SCENARIO.format(count=events // 4))
+            from mockknock.fixtures import event_stream
+
+            bodies = [(e.type.value, e.body) for e in event_stream(load_scenario(path), seed=1, triggers=[])]
+            print(f"{len(bodies)} events per run, receiver in another process, median of {repeats} runs")
+            print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'replay ev/s':>11}  {'ratio':>6}  target 0.5x")
+            for concurrency in (1, 8):
+                bare_rates, replay_rates, ratios = [], [], []
+                hours = 0.0
+                for _ in range(repeats):
+                    b = await bare(url, bodies, concurrency)
+                    r, hours, _ = await measure(path, url, concurrency, schemas)
+                    bare_rates.append(b)
+                    replay_rates.append(r)
+                    ratios.append(r / b)
+                ratio = statistics.median(ratios)
+                print(f"{concurrency:>11}  {statistics.median(bare_rates):>10.0f}  {statistics.median(replay_rates):>11.0f}"
+                      f"  {ratio:>5.2f}x  {'PASS' if ratio >= 0.5 else 'MISS'}   ({hours:.1f} simulated hours per run)")
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2,000 events and 1 repetition")
+    args = parser.parse_args()
+    asyncio.run(run(2_000 if args.quick else 10_000, 1 if args.quick else 3))
+
+
+if __name__ == "__main__":
+    main()
