@@ -21,7 +21,7 @@ from mockknock.fake import FakeData
 from mockknock.outages import EffectKind, api_fault
 from mockknock.scenario import ScriptedCall
 from mockknock.schemas import SchemaRegistry
-from mockknock.trigger import TriggerRequest
+from mockknock.trigger import TriggerRequest, recipient_refs
 
 SDK_ATTEMPTS = 3  # knockapi and @knocklabs/node: max_retries 2
 _SDK_BACKOFF_US = (500_000, 1_000_000)
@@ -128,11 +128,7 @@ class ScriptPlayer:
     def _call(self, call: ScriptedCall, body: dict[str, Any], record: PlayedCall, request_id: str, now: int) -> None:
         try:
             if call.cancel:
-                recipients = body.get("recipients")
-                refs = None if recipients is None else [
-                    r if isinstance(r, str) else (r["collection"], r["id"]) if "collection" in r else r["id"]
-                    for r in recipients
-                ]
+                refs = recipient_refs(body.get("recipients"))
                 self._engine.cancel(call.workflow, str(body["cancellation_key"]), refs)
                 return
             if not self._schemas.is_valid("trigger_request", body):

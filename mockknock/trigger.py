@@ -25,6 +25,11 @@ class Recipient:
         return cls(ref, properties)
 
 
+def recipient_refs(raw: list[str | dict[str, Any]] | None) -> list[RecipientRef] | None:
+    """A cancel request's ``recipients`` (ids or ``{id, collection}``) as references; None means everyone."""
+    return None if raw is None else [Recipient.parse(r).ref for r in raw]
+
+
 @dataclass(frozen=True)
 class TriggerRequest:
     recipients: tuple[Recipient, ...]

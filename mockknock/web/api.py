@@ -9,9 +9,9 @@ from aiohttp import web
 from mockknock import errors
 from mockknock.idempotency import MAX_KEY_LENGTH, fingerprint
 from mockknock.message_query import list_messages
-from mockknock.model import EngagementStatus, RecipientRef
+from mockknock.model import EngagementStatus
 from mockknock.outages import EffectKind
-from mockknock.trigger import TriggerRequest
+from mockknock.trigger import TriggerRequest, recipient_refs
 from mockknock.web.keys import FAULT, REQUEST_ID, SIMULATION
 from mockknock.web.responses import json_response, parse_json_object, read_body, validated
 
@@ -82,13 +82,7 @@ async def cancel_workflow(request: web.Request) -> web.Response:
     sim = request.app[SIMULATION]
     raw = await read_body(request, sim.settings.max_body_bytes)
     body = validated(sim.schemas, "cancel_request", parse_json_object(raw))
-    recipients: list[RecipientRef] | None = None
-    if body.get("recipients") is not None:
-        recipients = [
-            r if isinstance(r, str) else (r["collection"], r["id"]) if "collection" in r else r["id"]
-            for r in body["recipients"]
-        ]
-    sim.engine.cancel(request.match_info["key"], body["cancellation_key"], recipients)
+    sim.engine.cancel(request.match_info["key"], body["cancellation_key"], recipient_refs(body.get("recipients")))
     return web.Response(status=204)
 
 
