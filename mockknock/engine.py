@@ -64,7 +64,7 @@ _UNDELIVERED_DETAILS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedStep:
     """One lifecycle step of one message, with its attempt number when it is a repeated attempt."""
 
@@ -91,6 +91,8 @@ class Engine:
         self.fake = fake
         self.timeline = Timeline(clock)
         self._workflows: dict[str, Workflow] = {}
+        # Each outcome's steps expanded once (repeats unrolled, attempts numbered), shared by its messages.
+        self._expanded: dict[tuple[Step, ...], tuple[PlannedStep, ...]] = {}
         self._workflows_of: Scenario | None = None
         self.planner = Planner(self._schedule, self._create_message)
         self._reseed(randomness)
@@ -196,15 +198,7 @@ class Engine:
 
     def _schedule(self, run: RecipientRun, due_us: int, action: Callable[[int], None]) -> None:
         run.pending += 1
-
-        def fire(fired_at: int) -> None:
-            run.pending -= 1
-            if not run.cancelled:
-                action(fired_at)
-            if run.pending == 0 and not run.cancelled:
-                self._finish(run, fired_at)
-
-        self.timeline.schedule(due_us, fire)
+        self.timeline.schedule(due_us, _Pending(self, run, action))
 
     def _finish(self, run: RecipientRun, now: int) -> None:
         run.status = RunStatus.COMPLETED
@@ -253,11 +247,11 @@ class Engine:
         self._schedule_steps(run, message, steps, now)
 
     def _schedule_steps(self, run: RecipientRun, message: Message, steps: tuple[Step, ...], start: int) -> None:
-        at = start
-        for planned in _expand(steps):
-            # Jitter never moves a step before the one it follows: the lifecycle keeps its order.
-            at = max(at, at + planned.step.delay_us + self._jitter(planned.step.jitter_us))
-            self._schedule(run, at, _Transition(self, message, planned))
+        planned = self._expanded.get(steps)
+        if planned is None:
+            planned = self._expanded[steps] = _expand(steps)
+        if planned:
+            _Lifecycle(self, run, message, planned).schedule_next(start)
 
     def _delivery_outage(self, message: Message, now: int) -> Outage | None:
         """An active provider or notification-delivery outage that this message's send runs into."""
@@ -382,7 +376,7 @@ class Engine:
         return cancelled
 
 
-def _expand(steps: tuple[Step, ...]) -> list[PlannedStep]:
+def _expand(steps: tuple[Step, ...]) -> tuple[PlannedStep, ...]:
     """``delivery_attempted x3`` becomes three attempts, each after the step's delay.
 
     Attempts are numbered across the whole lifecycle, so ``delivery_attempted, +30s delivery_attempted x2``
@@ -395,12 +389,43 @@ def _expand(steps: tuple[Step, ...]) -> list[PlannedStep]:
             if step.action is Action.DELIVERY_ATTEMPTED:
                 attempts += 1
             planned.append(PlannedStep(step, attempts if step.action is Action.DELIVERY_ATTEMPTED else 1))
-    return planned
+    return tuple(planned)
 
 
-class _Transition:
-    def __init__(self, engine: Engine, message: Message, planned: PlannedStep) -> None:
-        self.engine, self.message, self.planned = engine, message, planned
+class _Pending:
+    """A scheduled action of a recipient run: skipped once the run is cancelled; the last one completes it."""
+
+    __slots__ = ("action", "engine", "run")
+
+    def __init__(self, engine: Engine, run: RecipientRun, action: Callable[[int], None]) -> None:
+        self.engine, self.run, self.action = engine, run, action
+
+    def __call__(self, fired_at: int) -> None:
+        run = self.run
+        run.pending -= 1
+        if not run.cancelled:
+            self.action(fired_at)
+        if run.pending == 0 and not run.cancelled:
+            self.engine._finish(run, fired_at)
+
+
+class _Lifecycle:
+    """A message's way through its lifecycle. Only its next step is on the timeline, so 100,000 messages
+    waiting on engagement cost one small object each, not one per step."""
+
+    __slots__ = ("engine", "index", "message", "planned", "run")
+
+    def __init__(self, engine: Engine, run: RecipientRun, message: Message, planned: tuple[PlannedStep, ...]) -> None:
+        self.engine, self.run, self.message, self.planned, self.index = engine, run, message, planned, 0
+
+    def schedule_next(self, previous_us: int) -> None:
+        step = self.planned[self.index].step
+        # Jitter never moves a step before the one it follows: the lifecycle keeps its order.
+        due = max(previous_us, previous_us + step.delay_us + self.engine._jitter(step.jitter_us))
+        self.engine._schedule(self.run, due, self)
 
     def __call__(self, now: int) -> None:
-        self.engine.apply(self.message, self.planned, now)
+        self.engine.apply(self.message, self.planned[self.index], now)
+        self.index += 1
+        if self.index < len(self.planned):
+            self.schedule_next(now)
