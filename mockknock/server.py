@@ -47,7 +47,8 @@ class MockKnockServer:
         self.simulation = Simulation(
             settings,
             scenario or load_configured_scenario(settings.scenario),
-            schemas or SchemaRegistry.load(),
+            # The bundled schemas are checked against the metaschema by the test suite, not at every start.
+            schemas or SchemaRegistry.load(check=False),
             strict=strict,
         )
         self.app = create_app(self.simulation, self.console)
