@@ -164,8 +164,8 @@ class SchemaRegistry:
         """Read and check every ``*.schema.json`` under ``directory`` (default: the bundled schemas).
 
         ``backend`` forces the fast path's engine; ``auto`` uses fastjsonschema when it is installed.
-        ``check=False`` skips checking each file against the 2020-12 metaschema (about 100 ms): the server
-        does, for the bundled files the test suite has already checked.
+        ``check=False`` skips checking each file against the 2020-12 metaschema and resolving every $ref
+        up front (about 130 ms): the server does, for the bundled files the test suite has already checked.
         """
         root = directory if directory is not None else schemas_dir()
         schemas: dict[str, dict[str, Any]] = {}
@@ -174,7 +174,12 @@ class SchemaRegistry:
             schemas[relative.removesuffix(SUFFIX)] = _read_schema(path, relative, check)
         if not schemas:
             raise SchemaViolation(f"no *{SUFFIX} files under {root}")
-        return cls(schemas, backend)
+        registry = cls(schemas, backend)
+        if check:
+            # Resolving every $ref now reports a broken reference at load, naming its file.
+            for name in schemas:
+                registry._inlined_schema(name)
+        return registry
 
     def names(self) -> list[str]:
         return sorted(self._schemas)
