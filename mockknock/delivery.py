@@ -1,7 +1,9 @@
 """The only outbound network code: signs each event, POSTs it to every endpoint that wants it, retries.
 
-One shared ClientSession (keep-alive) serves every endpoint. Each (event, endpoint) pair gets up to
-``max_attempts`` attempts; any non-2xx answer or a timeout or connection error is retried after the
+One shared ClientSession (keep-alive) serves every endpoint, and a fixed pool of workers takes
+(event, endpoint, attempt) jobs from one queue in emission order: a task per webhook would cost twice
+the CPU of the POST itself once thousands wait on the connection pool. Each pair gets up to
+``max_attempts`` attempts; any non-2xx answer or a timeout or connection error is queued again after the
 policy's backoff, measured on the simulation clock (so ``--speed`` and the virtual clock scale it).
 Every attempt is signed afresh with the real wall-clock time and recorded in the delivery log.
 """
@@ -67,7 +69,12 @@ class Delivery:
         self._user_agent = user_agent
         self.endpoints: tuple[Endpoint, ...] = ()
         self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs: asyncio.Queue[tuple[Event, Endpoint, int]] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        # Retries waiting out their backoff, each a small task that queues the next attempt.
+        self._retries: set[asyncio.Task[None]] = set()
+        # (event, endpoint) pairs not finished yet: queued, being sent, or waiting to be retried.
+        self._open = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self.listeners: list[AttemptListener] = []
@@ -93,69 +100,110 @@ class Delivery:
             # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self._start_workers()
 
-    async def cancel_all(self) -> None:
+    def _start_workers(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._workers = [loop.create_task(self._work(), name=f"mockknock-delivery-{n}")
+                         for n in range(self._concurrency)]
+
+    def _forget_work(self) -> list[asyncio.Task[None]]:
+        """Drop every queued, held and retrying job; returns the tasks to await."""
         if self._releaser is not None:
             self._releaser.cancel()
         self._held.clear()
-        for task in list(self._tasks):
+        while not self._jobs.empty():
+            self._jobs.get_nowait()
+        cancelled = [*self._workers, *self._retries]
+        for task in cancelled:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._retries.clear()
+        self._open = 0
+        self._idle.set()
+        return cancelled
+
+    async def cancel_all(self) -> None:
+        """Drop every delivery under way or waiting; new ones are taken by fresh workers."""
+        running = bool(self._workers)
+        cancelled = self._forget_work()
+        self._workers = []
+        if cancelled:
+            await asyncio.gather(*cancelled, return_exceptions=True)
+        if running and self._session is not None:
+            self._start_workers()
 
     async def close(self) -> None:
-        await self.cancel_all()
+        cancelled = self._forget_work()
+        self._workers = []
+        if cancelled:
+            await asyncio.gather(*cancelled, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     def reset(self, randomness: Randomness) -> None:
-        if self._releaser is not None:
-            self._releaser.cancel()
-        self._held.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        running = bool(self._workers)
+        self._forget_work()
+        if running:
+            self._start_workers()
         self._jitter = randomness.stream("delivery-jitter")
 
     def enqueue(self, event: Event) -> None:
         for endpoint in self.endpoints:
             if endpoint.wants(event.type):
-                task = asyncio.get_running_loop().create_task(self._deliver(event, endpoint))
-                self._tasks.add(task)
+                self._open += 1
                 self._idle.clear()
-                task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not self._tasks:
-            self._idle.set()
+                self._jobs.put_nowait((event, endpoint, 1))
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Deliveries not finished: queued, being sent, or waiting to be retried."""
+        return self._open
 
     async def until_idle(self) -> None:
         await self._idle.wait()
 
-    async def _deliver(self, event: Event, endpoint: Endpoint) -> None:
-        max_attempts = self.policy.max_attempts
-        for attempt in range(1, max_attempts + 1):
-            final = attempt == max_attempts
-            held = await self._wait_out_pause(event)
+    def _finished(self) -> None:
+        self._open -= 1
+        if self._open <= 0:
+            self._open = 0
+            self._idle.set()
+
+    async def _work(self) -> None:
+        while True:
+            event, endpoint, attempt = await self._jobs.get()
             try:
-                failing = await self._outage_effect()
-                if failing is not None:
-                    record = self._simulated_failure(event, endpoint, attempt, final, failing)
-                else:
-                    record = await self._attempt(event, endpoint, attempt, final=final)
-            finally:
-                if held is not None:
-                    held.sent.set()
+                record = await self._deliver(event, endpoint, attempt)
+            except Exception:  # one broken delivery must not take a worker down; it is logged
+                _log.exception("delivery of %s to %s failed", event.type.value, endpoint.url)
+                self._finished()
+                continue
             if record.ok:
-                return
-            if attempt < max_attempts:
-                await self._clock.sleep(self.policy.delay_before(attempt + 1, self._jitter.random()))
-        _log.warning("gave up on %s to %s after %d attempts", event.type.value, endpoint.url, max_attempts)
+                self._finished()
+            elif attempt < self.policy.max_attempts:
+                wait = self.policy.delay_before(attempt + 1, self._jitter.random())
+                retry = asyncio.get_running_loop().create_task(self._retry(event, endpoint, attempt + 1, wait))
+                self._retries.add(retry)
+                retry.add_done_callback(self._retries.discard)
+            else:
+                _log.warning("gave up on %s to %s after %d attempts", event.type.value, endpoint.url, attempt)
+                self._finished()
+
+    async def _retry(self, event: Event, endpoint: Endpoint, attempt: int, wait_us: int) -> None:
+        await self._clock.sleep(wait_us)
+        self._jobs.put_nowait((event, endpoint, attempt))
+
+    async def _deliver(self, event: Event, endpoint: Endpoint, attempt: int) -> DeliveryAttempt:
+        final = attempt == self.policy.max_attempts
+        held = await self._wait_out_pause(event)
+        try:
+            failing = await self._outage_effect()
+            if failing is not None:
+                return self._simulated_failure(event, endpoint, attempt, final, failing)
+            return await self._attempt(event, endpoint, attempt, final=final)
+        finally:
+            if held is not None:
+                held.sent.set()
 
     def _pause(self) -> Outage | None:
         outage = self._outages.active(self._clock.now_us(), (Component.WEBHOOK_DELIVERY.value,))
