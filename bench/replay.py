@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mockknock import signing  # noqa: E402
 from mockknock.config import DEFAULT_ENVIRONMENT_ID  # noqa: E402
+from mockknock.fixtures import event_stream  # noqa: E402
 from mockknock.replay import ReplayOptions, replay  # noqa: E402
 from mockknock.scenario_file import load_scenario  # noqa: E402
 from mockknock.schemas import SchemaRegistry  # noqa: E402
@@ -110,8 +111,6 @@ async def run(events: int, repeats: int) -> None:
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "bench-replay.yaml"
             path.write_text(SCENARIO.format(count=events // 4))
-            from mockknock.fixtures import event_stream
-
             bodies = [(e.type.value, e.body) for e in event_stream(load_scenario(path), seed=1, triggers=[])]
             print(f"{len(bodies)} events per run, receiver in another process, median of {repeats} runs")
             print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'replay ev/s':>11}  {'ratio':>6}  target 0.5x")
@@ -125,8 +124,9 @@ async def run(events: int, repeats: int) -> None:
                     replay_rates.append(r)
                     ratios.append(r / b)
                 ratio = statistics.median(ratios)
-                print(f"{concurrency:>11}  {statistics.median(bare_rates):>10.0f}  {statistics.median(replay_rates):>11.0f}"
-                      f"  {ratio:>5.2f}x  {'PASS' if ratio >= 0.5 else 'MISS'}   ({hours:.1f} simulated hours per run)")
+                bare_median, replay_median = statistics.median(bare_rates), statistics.median(replay_rates)
+                print(f"{concurrency:>11}  {bare_median:>10.0f}  {replay_median:>11.0f}  {ratio:>5.2f}x  "
+                      f"{'PASS' if ratio >= 0.5 else 'MISS'}   ({hours:.1f} simulated hours per run)")
     finally:
         receiver.terminate()
         receiver.wait(10)
