@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="real time to wait for your endpoint's answer before retrying (default 10s)")
     serve.add_argument("--no-validate-webhooks", dest="validate_webhooks", action="store_const", const=False,
                        default=None, help="skip validating each webhook body against its schema (load tests only)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 10 MB + 64 KB)")
+    serve.add_argument("--delivery-concurrency", type=int, help="webhook POSTs in flight at once (default 64)")
+    serve.add_argument("--delivery-log-size", type=int, help="delivery attempts kept in the log (default 10000)")
     serve.add_argument("--access-log", action="store_const", const=True, default=None,
                        help="log every API request (costs a third of throughput)")
     serve.add_argument("--play-script", action="store_const", const=True, default=None,

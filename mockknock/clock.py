@@ -46,8 +46,6 @@ class Clock(abc.ABC):
         """Mark work in flight; the virtual clock does not jump past it."""
         yield
 
-    def wall_ms(self) -> int:
-        return time.time_ns() // 1_000_000
 
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "now_us": self.now_us()}

@@ -103,8 +103,10 @@ class Settings:
     seed: int | None = None
     scenario: Path | None = None
     environment_id: str = DEFAULT_ENVIRONMENT_ID
-    # None: the scenario's retry policy, else RetryPolicy's defaults. Flags and variables win over both.
+    # None: the scenario's retry policy, else RetryPolicy's defaults. retry_overrides (from flags and
+    # variables, field by field) then win over whichever applies.
     retry: RetryPolicy | None = None
+    retry_overrides: tuple[tuple[str, Any], ...] = ()
     validate_webhooks: bool = True
     access_log: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -112,6 +114,11 @@ class Settings:
     delivery_log_size: int = 10_000
     quiet: bool = False
     play_script: bool = False
+
+    def retry_policy(self, scenario_retry: RetryPolicy | None) -> RetryPolicy:
+        """The policy in force: an explicit one, else the scenario's, else the defaults; then flag overrides."""
+        base = self.retry or scenario_retry or RetryPolicy()
+        return dataclasses.replace(base, **dict(self.retry_overrides)) if self.retry_overrides else base
 
     @classmethod
     def resolve(cls, env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
@@ -130,7 +137,7 @@ class Settings:
         retry_fields = {f.name for f in dataclasses.fields(RetryPolicy)}
         retry_values = {k: values.pop(k) for k in list(values) if k in retry_fields}
         if retry_values:
-            values["retry"] = dataclasses.replace(RetryPolicy(), **retry_values)
+            values["retry_overrides"] = tuple(sorted(retry_values.items()))
         settings = cls(**values)
         settings.check()
         return settings
@@ -140,8 +147,16 @@ class Settings:
             raise ConfigError(f"port must be 0-65535, got {self.port}")
         if self.speed <= 0:
             raise ConfigError(f"speed must be above 0 (1 = real time, 60 = a minute per second), got {self.speed}")
-        if self.retry is not None and self.retry.max_attempts < 1:
-            raise ConfigError(f"max attempts must be at least 1, got {self.retry.max_attempts}")
+        retry = self.retry_policy(None)
+        if retry.max_attempts < 1:
+            raise ConfigError(f"max attempts must be at least 1, got {retry.max_attempts}")
+        if not 0 <= retry.jitter <= 1:
+            raise ConfigError(f"retry jitter is a fraction from 0 to 1, got {retry.jitter}")
+        if retry.timeout_s <= 0:
+            raise ConfigError(f"the delivery timeout must be above 0, got {retry.timeout_s:g}s")
+        for name, value in (("max body bytes", self.max_body_bytes), ("delivery log size", self.delivery_log_size)):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
         if self.delivery_concurrency < 1:
             raise ConfigError(f"delivery concurrency must be at least 1, got {self.delivery_concurrency}")
         if self.scenario is not None and not self.scenario.is_file():
@@ -211,7 +226,3 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "play_script": ("play-script", _bool),
 }
 
-
-def options() -> dict[str, str]:
-    """Settings field -> option name, for --help and the README."""
-    return {name: option for name, (option, _) in _OPTIONS.items()}

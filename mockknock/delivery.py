@@ -109,12 +109,10 @@ class Delivery:
 
     def _forget_work(self) -> list[asyncio.Task[None]]:
         """Drop every queued, held and retrying job; returns the tasks to await."""
-        if self._releaser is not None:
-            self._releaser.cancel()
         self._held.clear()
         while not self._jobs.empty():
             self._jobs.get_nowait()
-        cancelled = [*self._workers, *self._retries]
+        cancelled = [*self._workers, *self._retries, *([self._releaser] if self._releaser else [])]
         for task in cancelled:
             task.cancel()
         self._retries.clear()
@@ -122,9 +120,9 @@ class Delivery:
         self._idle.set()
         return cancelled
 
-    async def cancel_all(self) -> None:
-        """Drop every delivery under way or waiting; new ones are taken by fresh workers."""
-        running = bool(self._workers)
+    async def cancel_all(self, restart: bool = True) -> None:
+        """Drop every delivery under way or waiting; with ``restart``, fresh workers take new ones."""
+        running = restart and bool(self._workers)
         cancelled = self._forget_work()
         self._workers = []
         if cancelled:
@@ -197,7 +195,7 @@ class Delivery:
         final = attempt == self.policy.max_attempts
         held = await self._wait_out_pause(event)
         try:
-            failing = await self._outage_effect()
+            failing = await self._outage_effect(held)
             if failing is not None:
                 return self._simulated_failure(event, endpoint, attempt, final, failing)
             return await self._attempt(event, endpoint, attempt, final=final)
@@ -240,13 +238,16 @@ class Delivery:
                 held.go.set_result(None)
                 await held.sent.wait()
 
-    async def _outage_effect(self) -> Outage | None:
+    async def _outage_effect(self, held: _Held | None) -> Outage | None:
         """Apply a webhook-delivery slowdown; return the outage if this attempt must fail."""
         outage = self._outages.active(self._clock.now_us(), (Component.WEBHOOK_DELIVERY.value,))
         if outage is None:
             return None
         effect = outage.effect
         if effect.kind is EffectKind.LATENCY:
+            if held is not None:
+                # The releaser holds the clock still until this attempt is made; a slowdown needs it to move.
+                held.sent.set()
             spread = self._jitter.uniform(-effect.jitter_us, effect.jitter_us) if effect.jitter_us else 0
             await self._clock.sleep(max(0, round(effect.latency_us + spread)))
             return None

@@ -82,8 +82,6 @@ CHANNEL_CAP: dict[ChannelType, MessageStatus] = {
     ChannelType.PUSH: MessageStatus.SENT,
     ChannelType.CHAT: MessageStatus.SENT,
 }
-# In-app and webhook-channel messages never wait on a provider.
-INSTANT_DELIVERY = frozenset({ChannelType.IN_APP_FEED, ChannelType.IN_APP_GUIDE, ChannelType.HTTP})
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ class ScriptPlayer:
     ) -> None:
         fault = api_fault(self._engine.outages, now, is_trigger=not call.cancel)
         if fault is None or fault.kind is EffectKind.LATENCY:
-            self._call(call, body, record, request_id, now)
+            self._call(call, body, record, request_id)
             return
         outage = fault.outage
         record.outage_id = outage.id
@@ -113,7 +113,7 @@ class ScriptPlayer:
                 record.error = f"{exc.status} {exc.code}: {exc.message}"
             return
         if fault.after_accept:
-            self._call(call, body, record, f"{request_id}-{attempt}", now)
+            self._call(call, body, record, f"{request_id}-{attempt}")
         record.attempts.append(str(fault.status))
         self._engine.outages.record(now, outage, f"scripted call answered {fault.status}", request_id)
         if attempt >= SDK_ATTEMPTS:
@@ -125,7 +125,7 @@ class ScriptPlayer:
             now + wait, lambda t: self._attempt(call, body, record, request_id, attempt + 1, t)
         )
 
-    def _call(self, call: ScriptedCall, body: dict[str, Any], record: PlayedCall, request_id: str, now: int) -> None:
+    def _call(self, call: ScriptedCall, body: dict[str, Any], record: PlayedCall, request_id: str) -> None:
         try:
             if call.cancel:
                 refs = recipient_refs(body.get("recipients"))

@@ -90,7 +90,7 @@ class MockKnockServer:
     async def stop(self) -> None:
         # Deliveries in flight (to the built-in sink on this very server, say) would otherwise hold the
         # shutdown for a whole delivery timeout while the server drops their requests.
-        await self.simulation.delivery.cancel_all()
+        await self.simulation.delivery.cancel_all(restart=False)
         if self._reload_task is not None:
             self._reload_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

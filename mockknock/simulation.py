@@ -58,7 +58,7 @@ class Simulation:
             self.store,
             self.clock,
             self.randomness,
-            settings.retry or scenario.retry or RetryPolicy(),
+            settings.retry_policy(scenario.retry),
             self.secret,
             settings.environment_id,
             settings.delivery_concurrency,
@@ -92,7 +92,7 @@ class Simulation:
         return self.settings.webhook_urls or self.scenario.endpoints or sink
 
     def retry_policy(self) -> RetryPolicy:
-        return self.settings.retry or self.scenario.retry or RetryPolicy()
+        return self.settings.retry_policy(self.scenario.retry)
 
     def use_scenario(self, scenario: Scenario) -> None:
         """Switch scenario for what happens next, keeping every run, message and delivery so far."""

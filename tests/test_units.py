@@ -118,10 +118,26 @@ class TestSettings:
         env = {"MOCKKNOCK_WEBHOOK_URL": "http://a/h http://b/h|message.*", "MOCKKNOCK_MAX_ATTEMPTS": "3",
                "MOCKKNOCK_RETRY_BASE": "2s"}
         settings = Settings.resolve(env, {})
-        assert settings.retry is not None
+        policy = settings.retry_policy(None)
         assert [e.url for e in settings.webhook_urls] == ["http://a/h", "http://b/h"]
         assert settings.webhook_urls[1].events == ("message.*",)
-        assert settings.retry.max_attempts == 3 and settings.retry.base_us == 2_000_000
+        assert policy.max_attempts == 3 and policy.base_us == 2_000_000
+
+    def test_retry_flags_override_the_scenario_field_by_field(self) -> None:
+        """--max-attempts changes only the attempts of the scenario's policy; its base and cap stay."""
+        settings = Settings.resolve({}, {"max_attempts": 3})
+        scenario_policy = RetryPolicy(base_us=1_000_000, cap_us=5_000_000)
+        policy = settings.retry_policy(scenario_policy)
+        assert (policy.max_attempts, policy.base_us, policy.cap_us) == (3, 1_000_000, 5_000_000)
+        assert Settings.resolve({}, {}).retry_policy(scenario_policy) == scenario_policy
+
+    @pytest.mark.parametrize(
+        "flags", [{"delivery_log_size": 0}, {"max_body_bytes": -1}, {"jitter": 2.0}, {"timeout_s": "0s"}]
+    )
+    def test_out_of_range_values_are_config_errors(self, flags: dict[str, object]) -> None:
+        """Sizes, jitter and timeout outside their range are refused with a ConfigError, not a traceback."""
+        with pytest.raises(ConfigError):
+            Settings.resolve({}, flags)
 
     @pytest.mark.parametrize(
         ("env", "flags", "fragment"),

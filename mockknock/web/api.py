@@ -53,7 +53,7 @@ async def trigger_workflow(request: web.Request) -> web.Response:
     if key is not None:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise errors.invalid_params(
-                [errors.FieldError("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}")]
+                [errors.FieldError(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}")]
             )
         cached = sim.idempotency.lookup(key, print_)
         if cached is not None:
@@ -102,14 +102,16 @@ async def list_all_messages(request: web.Request) -> web.Response:
     return json_response(list_messages(sim.store.messages.values(), params).to_wire())
 
 
-async def _engagement_metadata(request: web.Request) -> dict[str, Any] | None:
-    raw = await read_body(request, request.app[SIMULATION].settings.max_body_bytes)
-    if not raw.strip():
-        return None
-    metadata = parse_json_object(raw).get("metadata")
+def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
+    metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise errors.invalid_params([errors.FieldError("metadata", "must be an object of up to 5 flat keys")])
     return metadata
+
+
+async def _engagement_metadata(request: web.Request) -> dict[str, Any] | None:
+    raw = await read_body(request, request.app[SIMULATION].settings.max_body_bytes)
+    return _metadata(parse_json_object(raw)) if raw.strip() else None
 
 
 async def set_message_status(request: web.Request) -> web.Response:
@@ -137,7 +139,7 @@ async def batch_message_status(request: web.Request) -> web.Response:
     if missing:
         raise errors.resource_missing("message", missing[0])
     engagement, on = action
-    metadata = body.get("metadata") if engagement is EngagementStatus.INTERACTED else None
+    metadata = _metadata(body) if engagement is EngagementStatus.INTERACTED else None
     return json_response([sim.engine.set_engagement(i, engagement, on, metadata).to_wire() for i in ids])
 
 
