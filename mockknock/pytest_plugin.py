@@ -274,7 +274,7 @@ def _resolve_options(raw: Mapping[str, Any], cache: _ScenarioCache, test_dir: Pa
     entries = raw.get("outages") or ()
     if isinstance(entries, Mapping) or not isinstance(entries, Sequence) or isinstance(entries, str):
         raise _usage(f"mockknock outages must be a list of dicts of mockknock.outage()'s arguments; got {entries!r}")
-    providers = _providers(scenario)
+    providers = scenario.providers()
     specs = []
     mistakes = []
     for index, entry in enumerate(entries):
@@ -292,11 +292,6 @@ def _resolve_options(raw: Mapping[str, Any], cache: _ScenarioCache, test_dir: Pa
 
 
 # -- outages ----------------------------------------------------------------------------------------
-
-
-def _providers(scenario: Scenario) -> set[str]:
-    """The providers a scenario's channels use: components an outage may name besides Knock's own."""
-    return {channel.provider for channel in scenario.channel_ids().values()}
 
 
 def _outage_spec(args: Mapping[str, Any], providers: set[str], where: str) -> OutageSpec:
@@ -1007,7 +1002,7 @@ class MockKnock:
         sim = self._session.sim
         # Checked on the test's thread, so a mistake's traceback ends in the test; only this test's own
         # calls change the scenario, so the providers cannot change in between.
-        providers = self._runtime.call(lambda: _providers(sim.scenario))
+        providers = self._runtime.call(sim.scenario.providers)
         spec = _outage_spec(args, providers, f"mockknock.outage({component!r}, {status!r})")
         outage = self._runtime.call(lambda: sim.outages.add(spec, sim.clock.now_us(), OUTAGE_SOURCE))
         return OutageHandle(self._runtime, outage)

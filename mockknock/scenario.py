@@ -255,6 +255,10 @@ class Scenario:
             return best.outcomes
         return (Outcome("default", 1.0, DEFAULT_LIFECYCLES[channel.type]),)
 
+    def providers(self) -> set[str]:
+        """The providers the channels use: components an outage may name besides Knock's own."""
+        return {channel.provider for channel in self.channel_ids().values()}
+
     def channel_ids(self) -> dict[str, Channel]:
         """Every channel any workflow can use, by id."""
         found = {c.id: c for c in self.channels.values()}

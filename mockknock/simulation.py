@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import secrets
+from typing import Any
 
 from mockknock import __version__
 from mockknock.clock import Clock, ScaledClock, VirtualClock
@@ -17,15 +18,17 @@ from mockknock.config import Endpoint, RetryPolicy, Settings
 from mockknock.delivery import Delivery
 from mockknock.emitter import Emitter
 from mockknock.engine import Engine
+from mockknock.errors import ConfigError
 from mockknock.fake import FakeData
 from mockknock.idempotency import IdempotencyCache
 from mockknock.model import Event
-from mockknock.outages import Outages
+from mockknock.outages import ApiFault, EffectKind, Outages
 from mockknock.randomness import Randomness
 from mockknock.scenario import Scenario
 from mockknock.schemas import SchemaRegistry
 from mockknock.script import ScriptPlayer
-from mockknock.store import Store
+from mockknock.store import Store, WorkflowRunRecord
+from mockknock.trigger import TriggerRequest
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -156,6 +159,27 @@ class Simulation:
         """Send webhooks here from now on, whatever the flags or the scenario say (tests, the pytest plugin)."""
         self._endpoint_override = endpoints
         self.delivery.endpoints = endpoints
+
+    def accept_trigger(
+        self, workflow_key: str, body: dict[str, Any], request_id: str, fault: ApiFault | None
+    ) -> WorkflowRunRecord:
+        """A validated trigger, as the API takes it: run, or (under a drop outage) answered and lost."""
+        workflow = self.engine.resolve_workflow(workflow_key)
+        if fault is not None and fault.kind is EffectKind.DROP:
+            return self.engine.drop(workflow, body, request_id, fault.outage)
+        return self.engine.trigger(workflow, TriggerRequest.from_body(body), request_id)
+
+    def advance(self, duration_us: int) -> None:
+        """Move a virtual clock forward, firing each step that falls due on the way at its own time."""
+        if not isinstance(self.clock, VirtualClock):
+            raise ConfigError(f"the clock is {self.clock.mode}; only a virtual clock can be advanced "
+                              "(serve --virtual-clock)")
+        end = self.clock.now_us() + duration_us
+        timeline = self.engine.timeline
+        while (due := timeline.next_due_us()) is not None and due <= end:
+            self.clock.advance(max(0, due - self.clock.now_us()))
+            timeline.fire_due()
+        self.clock.advance(max(0, end - self.clock.now_us()))
 
     def play_script(self) -> int:
         """Schedule the scenario's script from now; returns how many calls it will make."""

@@ -10,8 +10,7 @@ from mockknock import errors
 from mockknock.idempotency import MAX_KEY_LENGTH, fingerprint
 from mockknock.message_query import list_messages
 from mockknock.model import EngagementStatus
-from mockknock.outages import EffectKind
-from mockknock.trigger import TriggerRequest, recipient_refs
+from mockknock.trigger import recipient_refs
 from mockknock.web.keys import FAULT, REQUEST_ID, SIMULATION
 from mockknock.web.responses import json_response, parse_json_object, read_body, validated
 
@@ -64,12 +63,8 @@ async def trigger_workflow(request: web.Request) -> web.Response:
                 headers={"idempotent-replayed": "true", "original-x-request-id": cached.request_id},
             )
     body = validated(sim.schemas, "trigger_request", parse_json_object(raw))
-    workflow = sim.engine.resolve_workflow(request.match_info["key"])
     fault = request.get(FAULT)
-    if fault is not None and fault.kind is EffectKind.DROP:
-        run = sim.engine.drop(workflow, body, request[REQUEST_ID], fault.outage)
-    else:
-        run = sim.engine.trigger(workflow, TriggerRequest.from_body(body), request[REQUEST_ID])
+    run = sim.accept_trigger(request.match_info["key"], body, request[REQUEST_ID], fault)
     response = json_response({"workflow_run_id": run.id})
     # A simulated 5xx will replace this answer; Knock caches only the 2xx a client received.
     if key is not None and not (fault is not None and fault.after_accept):

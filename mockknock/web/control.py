@@ -25,9 +25,8 @@ from typing import Any
 from aiohttp import web
 
 from mockknock import __version__, errors
-from mockknock.clock import VirtualClock
 from mockknock.duration import DurationError, parse_duration
-from mockknock.errors import FieldError, ScenarioError
+from mockknock.errors import ConfigError, FieldError, ScenarioError
 from mockknock.outages import OutageSpec
 from mockknock.resources import bundled_scenario
 from mockknock.scenario import Scenario
@@ -74,18 +73,15 @@ async def clock(request: web.Request) -> web.Response:
 
 async def advance_clock(request: web.Request) -> web.Response:
     sim = request.app[SIMULATION]
-    if not isinstance(sim.clock, VirtualClock):
-        raise errors.KnockApiError(
-            409, "clock_not_virtual", "invalid_request_error",
-            f"the clock is {sim.clock.mode}; only a virtual clock can be advanced (serve --virtual-clock)",
-        )
     body = parse_json_object(await read_body(request, sim.settings.max_body_bytes))
     try:
         by = parse_duration(body.get("by", ""))
     except DurationError as exc:
         raise errors.invalid_params([FieldError("by", str(exc))]) from None
-    sim.clock.advance(by)
-    sim.engine.timeline.fire_due()
+    try:
+        sim.advance(by)
+    except ConfigError as exc:
+        raise errors.KnockApiError(409, "clock_not_virtual", "invalid_request_error", str(exc)) from None
     return json_response(sim.clock.describe())
 
 
@@ -162,8 +158,7 @@ async def list_outages(request: web.Request) -> web.Response:
 async def create_outage(request: web.Request) -> web.Response:
     sim = request.app[SIMULATION]
     body = parse_json_object(await read_body(request, sim.settings.max_body_bytes))
-    providers = {c.provider for c in sim.scenario.channel_ids().values()}
-    spec = outage_spec(body, providers)
+    spec = outage_spec(body, sim.scenario.providers())
     if not isinstance(spec, OutageSpec):
         raise errors.invalid_params([FieldError(".".join(map(str, where)) or "body", text) for where, text in spec])
     outage = sim.outages.add(spec, sim.clock.now_us(), "control")
