@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,8 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from loopback import HOST, free_port, wait_listening  # noqa: E402
+
 SCENARIO = """
 version: 1
 name: bench-outages
@@ -40,24 +40,6 @@ OUTAGES = """outages:
   - {component: sendgrid, status: partial_outage, start: 32d, duration: 2h}
   - {component: link_and_open_tracking, status: major_outage, start: 33d, duration: 1h}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_listening(port: int) -> None:
-    for _ in range(400):
-        try:
-            _, writer = await asyncio.open_connection(HOST, port)
-            writer.close()
-            await writer.wait_closed()
-            return
-        except OSError:
-            await asyncio.sleep(0.025)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 async def load(port: int, requests: int, seconds: float) -> float:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,8 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+from loopback import HOST, free_port, start_receiver, wait_listening  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 from mockknock import signing  # noqa: E402
 from mockknock.config import DEFAULT_ENVIRONMENT_ID  # noqa: E402
@@ -31,7 +31,6 @@ from mockknock.replay import ReplayOptions, replay  # noqa: E402
 from mockknock.scenario_file import load_scenario  # noqa: E402
 from mockknock.schemas import SchemaRegistry  # noqa: E402
 
-HOST = "127.0.0.1"
 SECRET = "whsec_bench"
 SCENARIO = """
 version: 1
@@ -45,34 +44,6 @@ lifecycles:
 script:
   - {{at: 0s, every: 10s, count: {count}, workflow: bench, recipients: [u1]}}
 """
-RECEIVER = """
-import sys
-from aiohttp import web
-async def hook(request):
-    await request.read()
-    return web.Response(status=204)
-app = web.Application()
-app.router.add_post("/hook", hook)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_listening(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection(HOST, port)
-            writer.close()
-            await writer.wait_closed()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 async def bare(url: str, bodies: list[tuple[str, bytes]], concurrency: int) -> float:
@@ -104,7 +75,7 @@ async def measure(path: Path, url: str, concurrency: int, schemas: SchemaRegistr
 async def run(events: int, repeats: int) -> None:
     schemas = SchemaRegistry.load()
     port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    receiver = start_receiver(port)
     url = f"http://{HOST}:{port}/hook"
     try:
         await wait_listening(port)

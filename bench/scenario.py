@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,8 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+from loopback import HOST, free_port, start_receiver, wait_listening  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 from mockknock.config import Endpoint, RetryPolicy, Settings  # noqa: E402
 from mockknock.offline import OfflineRun  # noqa: E402
@@ -32,7 +32,6 @@ from mockknock.scenario_file import load_scenario  # noqa: E402
 from mockknock.schemas import SchemaRegistry  # noqa: E402
 from mockknock.simulation import Simulation  # noqa: E402
 
-HOST = "127.0.0.1"
 DAY_US = 24 * 3600 * 1_000_000
 
 SCENARIO = """
@@ -97,47 +96,12 @@ def planning_cost(schemas: SchemaRegistry, path: Path, messages: int) -> tuple[f
     return planned / (triggers * 10) * 1e6, emitting / max(1, events) * 1e6, events
 
 
-RECEIVER = """
-import asyncio, sys
-from aiohttp import web
-count = 0
-async def hook(request):
-    global count
-    await request.read()
-    count += 1
-    return web.Response(status=204)
-async def total(request):
-    return web.json_response({"count": count})
-app = web.Application()
-app.router.add_post("/hook", hook)
-app.router.add_get("/count", total)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_listening(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection(HOST, port)
-            writer.close()
-            await writer.wait_closed()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"the receiver did not listen on {port} within {timeout_s}s")
 
 
 async def day_run(schemas: SchemaRegistry, path: Path) -> tuple[float, int, int, int]:
     """(wall seconds, events, attempts, simulated us) for the scenario's script on the virtual clock."""
     port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    receiver = start_receiver(port)
     try:
         await wait_listening(port)
         settings = Settings(port=0, virtual_clock=True, seed=1, quiet=True, signing_secret="whsec_bench",
