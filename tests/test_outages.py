@@ -331,3 +331,22 @@ class TestControlPlaneOutages:
         with pytest.raises(ScenarioError) as info:
             scenario(tmp_path, "  - {component: sendgird, status: major_outage, duration: 1m}\n")
         assert "outages[0].component" in str(info.value) and "did you mean 'sendgrid'" in str(info.value)
+
+
+class TestPauseThenSlowdown:
+    """A pause followed at once by a slowdown: held webhooks still go out (no stalled clock)."""
+
+    async def test_latency_after_pause_settles(
+        self, make_server: ServerFactory, receiver: Receiver, tmp_path: Path
+    ) -> None:
+        """Webhooks held by a 10m pause meet a 1m slowdown when released, and all arrive."""
+        outages = ("  - {component: webhook_delivery, status: major_outage, start: 0s, duration: 10m}\n"
+                   "  - {component: webhook_delivery, status: degraded_performance, start: 10m, duration: 10m,"
+                   " effect: {latency: 1m}}\n")
+        server = await make_server(receiver.url, virtual_clock=True, scenario_obj=scenario(tmp_path, outages))
+        async with aiohttp.ClientSession() as session:
+            await session.post(f"{server.url}/v1/workflows/wf/trigger", json={"recipients": ["u1"]}, headers=AUTH)
+        await asyncio.wait_for(server.simulation.settle(), 10)
+        assert len(receiver.received) == len(server.simulation.store.events) > 0
+        minutes = (server.simulation.clock.now_us() - server.settings.start_at_us) / 60e6
+        assert minutes >= 11, "the slowdown after the pause is spent on the simulated clock"
