@@ -229,3 +229,18 @@ class TestIdempotency:
         url = f"{server.url}/v1/workflows/wf/cancel"
         assert (await call("POST", url, {"cancellation_key": "a"}, headers=headers))[0] == 204
         assert (await call("POST", url, {"cancellation_key": "b"}, headers=headers))[0] == 204
+
+
+class TestEngagementValidation:
+    """Engagement calls check their bodies like the rest of the API."""
+
+    async def test_batch_interacted_metadata_must_be_an_object(self, make_server: ServerFactory) -> None:
+        """metadata as a string is a 422 naming metadata, and the message is left as it was."""
+        server = await make_server(virtual_clock=True)
+        await call("POST", f"{server.url}/v1/workflows/wf/trigger", {"recipients": ["u1"]})
+        message_id = next(iter(server.simulation.store.messages))
+        answer = await call("POST", f"{server.url}/v1/messages/batch/interacted",
+                            {"message_ids": [message_id], "metadata": "clicked"})
+        body = assert_knock_error(answer, 422, "invalid_params")
+        assert body["errors"][0]["field"] == "metadata"
+        assert server.simulation.store.messages[message_id].metadata is None
