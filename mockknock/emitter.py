@@ -6,13 +6,12 @@ sends the same bytes; only the signature header changes per attempt.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from mockknock.errors import SchemaViolation
-from mockknock.model import Event, EventType, format_timestamp
+from mockknock.model import Event, EventType, body_bytes, envelope
 from mockknock.schemas import SchemaRegistry
 from mockknock.store import Store
 
@@ -47,15 +46,9 @@ class Emitter:
         subject_id: str,
         summary: str,
     ) -> Event | None:
-        envelope = {
-            "__typename": "Event",
-            "type": event_type.value,
-            "created_at": format_timestamp(created_at_us),
-            "data": data,
-            "event_data": None if event_data is None else {"__typename": "EventData", **event_data},
-        }
-        if self._validate and not self._schemas.is_valid(f"events/{event_type.value}", envelope):
-            problems = self._schemas.issues(f"events/{event_type.value}", envelope)
+        body = envelope(event_type, created_at_us, data, event_data)
+        if self._validate and not self._schemas.is_valid(f"events/{event_type.value}", body):
+            problems = self._schemas.issues(f"events/{event_type.value}", body)
             text = f"{event_type.value} for {subject_id} does not match its schema: " + "; ".join(
                 f"{p.pointer or '/'}: {p.message}" for p in problems
             )
@@ -65,8 +58,7 @@ class Emitter:
                 raise SchemaViolation(text)
             return None
         self._seq += 1
-        body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
-        event = Event(self._seq, event_type, created_at_us, body, subject_id, summary)
+        event = Event(self._seq, event_type, created_at_us, body_bytes(body), subject_id, summary)
         self._store.record_event(event)
         self.outbox(event)
         return event

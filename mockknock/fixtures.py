@@ -77,11 +77,15 @@ from mockknock.config import DEFAULT_ENVIRONMENT_ID, DEFAULT_VIRTUAL_START_US
 from mockknock.fake import FakeData
 from mockknock.ids import KSUID_EPOCH, uuid4
 from mockknock.lifecycle import EVENT_OF, Step, parse_step
+
+# body_bytes is part of this module's API (see __all__): the emitter's serialisation, for fixture users.
 from mockknock.model import (
     ChannelType,
     EngagementStatus,
     EventType,
     RunStatus,
+    body_bytes,
+    envelope,
     format_timestamp,
 )
 from mockknock.offline import OfflineRun
@@ -164,11 +168,6 @@ class FixtureEvent:
         """:func:`signed_headers` for this body, stamped at the event's ``created_at`` unless told otherwise."""
         stamp = self.created_at_us // 1000 if timestamp_ms is None else timestamp_ms
         return signed_headers(self.body, secret, stamp, environment_id, event_type=self.type)
-
-
-def body_bytes(event: Mapping[str, Any]) -> bytes:
-    """The bytes mockknock sends for an event body: compact JSON, UTF-8, keys in the body's order."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def signed_headers(
@@ -383,8 +382,8 @@ class FixtureFactory:
         builder, committed = _OBJECT_EVENTS[event_type]
         rng = _rng(seed, event_type.value)
         data = builder(_Fake(self._fake, seed, event_type.value), rng, start_us, committed)
-        event_data = {"__typename": "EventData", "commit_id": uuid4(rng)} if committed else None
-        return _envelope(event_type, start_us, data, event_data)
+        event_data = {"commit_id": uuid4(rng)} if committed else None
+        return envelope(event_type, start_us, data, event_data)
 
     def _simulated(self, event_type: EventType, seed: int, start_us: int) -> dict[str, Any]:
         """Run the one-message story through the real engine and take the event of ``event_type``."""
@@ -573,19 +572,6 @@ def _instant_us(at: datetime | str) -> int:
 def _rng(seed: int, purpose: str) -> random.Random:
     digest = hashlib.sha256(f"fixtures:{seed}:{purpose}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-def _envelope(
-    event_type: EventType, at_us: int, data: dict[str, Any], event_data: dict[str, Any] | None
-) -> dict[str, Any]:
-    # The emitter's key order, so body_bytes() of a built body reads like an emitted one.
-    return {
-        "__typename": "Event",
-        "type": event_type.value,
-        "created_at": format_timestamp(at_us),
-        "data": data,
-        "event_data": event_data,
-    }
 
 
 def _as_run_error(completed: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Nothing here does I/O. Wire names live in the enums, verbatim, so no module spel
 from __future__ import annotations
 
 import enum
+import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,6 +245,24 @@ class Message:
             "metadata": self.metadata,
             "recipient_snapshot": self.recipient_snapshot,
         }
+
+
+def envelope(
+    event_type: EventType, created_at_us: int, data: dict[str, Any], event_data: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Knock's webhook body, keys in Knock's order; ``event_data`` gains its ``__typename`` when present."""
+    return {
+        "__typename": "Event",
+        "type": event_type.value,
+        "created_at": format_timestamp(created_at_us),
+        "data": data,
+        "event_data": None if event_data is None else {"__typename": "EventData", **event_data},
+    }
+
+
+def body_bytes(body: Mapping[str, Any]) -> bytes:
+    """The bytes a webhook body is sent as: compact JSON, UTF-8, keys in the body's order."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)
