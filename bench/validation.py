@@ -123,6 +123,7 @@ def options(registry: SchemaRegistry, name: str) -> dict[str, Callable[[object],
     compiled_formats = fastjsonschema.compile(enums, use_default=False, detailed_exceptions=False)
     fallback = SchemaRegistry.load(backend="jsonschema")
     fast = SchemaRegistry.load(backend="fastjsonschema")
+    own = SchemaRegistry.load(backend="compiled")
     return {
         "jsonschema 2020-12, $refs via referencing (as written)": with_refs.is_valid,
         "  same, with format checking on": with_formats.is_valid,
@@ -133,6 +134,7 @@ def options(registry: SchemaRegistry, name: str) -> dict[str, Callable[[object],
         "  same, formats on": compiled_formats,
         "SchemaRegistry.is_valid, jsonschema fallback": lambda i: fallback.is_valid(name, i),
         "SchemaRegistry.is_valid, fastjsonschema": lambda i: fast.is_valid(name, i),
+        "SchemaRegistry.is_valid, compiled (the default)": lambda i: own.is_valid(name, i),
         "SchemaRegistry.issues (full path, valid body)": lambda i: registry.issues(name, i),
     }
 
