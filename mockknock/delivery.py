@@ -42,6 +42,7 @@ class _Held:
     go: asyncio.Future[None] = field(compare=False)
     sent: asyncio.Event = field(compare=False)
 _PAUSE_SLICE_US = 60_000_000
+_NOT_HOLDING = contextlib.nullcontext()
 EXCERPT_BYTES = 200
 
 
@@ -63,7 +64,7 @@ class Delivery:
         self._clock = clock
         self._jitter = randomness.stream("delivery-jitter")
         self.policy = policy
-        self._secret = secret
+        self._key = secret.encode()
         self._environment_id = environment_id
         self._concurrency = concurrency
         self._user_agent = user_agent
@@ -96,7 +97,6 @@ class Delivery:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=self.policy.timeout_s, sock_read=self.policy.timeout_s
             ),
-            headers={"user-agent": self._user_agent},
             # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
@@ -273,14 +273,16 @@ class Delivery:
         assert self._session is not None, "Delivery.start() was not called"
         wall_ms = time.time_ns() // 1_000_000
         headers = signing.webhook_headers(
-            event.type.value, self._environment_id, signing.sign(event.body, self._secret, wall_ms)
+            event.type.value, self._environment_id, signing.sign(event.body, self._key, wall_ms)
         )
+        # Per request rather than as session defaults, which aiohttp would merge into a new dict each time.
+        headers["user-agent"] = self._user_agent
         status: int | None = None
         error: str | None = None
         kind: str | None = None
         excerpt: str | None = None
         started = time.perf_counter()
-        with self._clock.busy() if self.hold_clock else contextlib.nullcontext():
+        with self._clock.busy() if self.hold_clock else _NOT_HOLDING:
             try:
                 async with self._session.post(endpoint.url, data=event.body, headers=headers,
                                               allow_redirects=False) as response:

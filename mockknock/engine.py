@@ -343,7 +343,7 @@ class Engine:
             f"  to {recipient}  via {message.channel.type.value}/{message.channel.provider}"
             f"  status={message.status.value}"
         )
-        self.emitter.emit(event_type, now, message.to_wire(), event_data, message.id, summary)
+        self.emitter.emit(event_type, now, message.to_wire(shared=True), event_data, message.id, summary)
 
     # -- the API's engagement calls and cancellation ----------------------------------------------
 

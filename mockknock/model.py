@@ -114,10 +114,13 @@ class Channel:
     type: ChannelType
     provider: str
     created_at_us: int
+    # Built once: every message on this channel carries the same object, and every webhook about one
+    # of them embeds it. Treat it as read-only; to_wire() hands out copies.
+    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
 
-    def to_wire(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
         stamp = format_timestamp(self.created_at_us)
-        return {
+        object.__setattr__(self, "_wire", {
             "id": self.id,
             "key": self.key,
             "name": self.name,
@@ -125,7 +128,14 @@ class Channel:
             "type": self.type.value,
             "created_at": stamp,
             "updated_at": stamp,
-        }
+        })
+
+    def to_wire(self) -> dict[str, Any]:
+        return dict(self._wire)
+
+    def shared_wire(self) -> dict[str, Any]:
+        """The channel's wire form without a copy, for bodies that are serialised and dropped at once."""
+        return self._wire
 
 
 @dataclass(slots=True)
@@ -207,25 +217,36 @@ class Message:
     def engagement_statuses(self) -> list[str]:
         return [s.value for s in _ENGAGEMENT_ORDER if s in self.engagement]
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self, shared: bool = False) -> dict[str, Any]:
+        """Knock's Message object. ``shared`` embeds the channel's own dict instead of a copy: for a
+        webhook body, serialised at once and never changed."""
         engaged = self.engagement
-        clicked = optional_timestamp(engaged.get(EngagementStatus.LINK_CLICKED))
         source = self.source
+        channel = self.channel.shared_wire() if shared else self.channel.to_wire()
+        if engaged:
+            statuses = self.engagement_statuses()
+            seen = optional_timestamp(engaged.get(EngagementStatus.SEEN))
+            read = optional_timestamp(engaged.get(EngagementStatus.READ))
+            interacted = optional_timestamp(engaged.get(EngagementStatus.INTERACTED))
+            clicked = optional_timestamp(engaged.get(EngagementStatus.LINK_CLICKED))
+            archived = optional_timestamp(engaged.get(EngagementStatus.ARCHIVED))
+        else:  # most events: sent, delivered, bounced... before any engagement
+            statuses, seen, read, interacted, clicked, archived = [], None, None, None, None, None
         return {
             "__typename": "Message",
             "id": self.id,
             "channel_id": self.channel.id,
-            "channel": self.channel.to_wire(),
+            "channel": channel,
             "recipient": recipient_to_wire(self.recipient),
             "actors": [recipient_to_wire(a) for a in self.actors],
             "status": self.status.value,
-            "engagement_statuses": self.engagement_statuses(),
-            "seen_at": optional_timestamp(engaged.get(EngagementStatus.SEEN)),
-            "read_at": optional_timestamp(engaged.get(EngagementStatus.READ)),
-            "interacted_at": optional_timestamp(engaged.get(EngagementStatus.INTERACTED)),
+            "engagement_statuses": statuses,
+            "seen_at": seen,
+            "read_at": read,
+            "interacted_at": interacted,
             "link_clicked_at": clicked,
             "clicked_at": clicked,
-            "archived_at": optional_timestamp(engaged.get(EngagementStatus.ARCHIVED)),
+            "archived_at": archived,
             "scheduled_at": optional_timestamp(self.scheduled_at_us),
             "inserted_at": format_timestamp(self.inserted_at_us),
             "updated_at": format_timestamp(self.updated_at_us),
@@ -260,9 +281,13 @@ def envelope(
     }
 
 
+# json.dumps with these options would build a new encoder on every call; this one is stateless.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def body_bytes(body: Mapping[str, Any]) -> bytes:
     """The bytes a webhook body is sent as: compact JSON, UTF-8, keys in the body's order."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _COMPACT.encode(body).encode()
 
 
 @dataclass(frozen=True, slots=True)
