@@ -85,7 +85,7 @@ async def run(events: int, repeats: int) -> None:
             bodies = [(e.type.value, e.body) for e in event_stream(load_scenario(path), seed=1, triggers=[])]
             print(f"{len(bodies)} events per run, receiver in another process, median of {repeats} runs")
             print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'replay ev/s':>11}  {'ratio':>6}  target 0.5x")
-            for concurrency in (1, 8):
+            for concurrency in (1, 8, 64):
                 bare_rates, replay_rates, ratios = [], [], []
                 hours = 0.0
                 for _ in range(repeats):

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 US_PER_SECOND = 1_000_000
+_EAGER_SLICE_S = 0.002
 
 
 def wall_us() -> int:
@@ -84,6 +85,15 @@ class VirtualClock(Clock):
     def __init__(self, start_us: int | None = None, auto_advance: bool = True) -> None:
         self._now_us = wall_us() if start_us is None else start_us
         self.auto_advance = auto_advance
+        # Event-loop turns to let pass before each jump, so a task about to schedule something earlier
+        # (an API handler part-way through a request) gets there first. Replay has no outside callers and
+        # lowers it: each jump costs this many turns, which otherwise paces emission.
+        self.settle_rounds = 8
+        # Eager: a wait for the earliest wake-up jumps there at once instead of going through the runner
+        # task. Only for runs nothing outside calls into (replay), where it makes emission as fast as the
+        # work it does rather than paced by event-loop turns.
+        self.eager = False
+        self._last_yield = 0.0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._busy = 0
@@ -106,9 +116,27 @@ class VirtualClock(Clock):
         if self._changed is not None:
             self._changed.set()
 
+    def hold(self) -> None:
+        """Keep time still until ``release()``, like work in flight (backpressure from a consumer)."""
+        self._busy += 1
+
+    def release(self) -> None:
+        self._busy -= 1
+        self._poke()
+
     async def wait(self, wake: asyncio.Event, until_us: int) -> None:
         if until_us <= self._now_us or wake.is_set():
             return
+        if self.eager and self.auto_advance and self._busy == 0:
+            if time.perf_counter() - self._last_yield < _EAGER_SLICE_S:
+                self._drop_cancelled()
+                if not self._waiters or self._waiters[0][0] > until_us:
+                    self._now_us = until_us
+                    return
+            # Now and then (and whenever another task is due first) the wait goes through the runner, which
+            # gives everything else its turns: yielding on every jump would cost an event-loop turn (a
+            # select() call and every ready callback) per event emitted.
+            self._last_yield = time.perf_counter()
         loop = asyncio.get_running_loop()
         self._ensure_runner(loop)
         future: asyncio.Future[None] = loop.create_future()
@@ -174,7 +202,7 @@ class VirtualClock(Clock):
         while True:
             # Let every ready task run first: a handler that is about to schedule something earlier
             # must get the chance before time jumps.
-            for _ in range(8):
+            for _ in range(self.settle_rounds):
                 await asyncio.sleep(0)
             due = self.next_due_us()
             if self.auto_advance and self._busy == 0 and due is not None:

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from mockknock import replay, signing
+from mockknock.clock import VirtualClock
 from mockknock.errors import ScenarioError
 from mockknock.resources import scenarios_dir
 from mockknock.scenario_file import load_default, load_scenario
@@ -463,3 +464,40 @@ class TestDeterminism:
         assert len(runs[0]) == EVENTS
         assert runs[0] == runs[1]
         assert runs[0] != runs[2]
+
+    async def test_long_replay_past_the_backpressure_mark(
+        self, make_receiver: ReceiverFactory, schemas: SchemaRegistry, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """More events than replay lets wait at once (the clock is held, then let go): all delivered, in
+        emission order, the same bytes twice; at concurrency 16 the same set of bodies."""
+        count = replay._HIGH_WATER * 3 // 4 + 50  # four events per call: past the mark
+        path = tmp_path / "long.yaml"
+        path.write_text(
+            "version: 1\nname: long\nunknown_workflows: accept\n"
+            "lifecycles:\n  - match: {channel_type: in_app_feed}\n    events: [sent, delivered]\n"
+            "  - match: {channel_type: email}\n    events: [+1s sent, +2s delivered]\n"
+            f"script:\n  - {{at: 0s, every: 10s, count: {count}, workflow: bulk, recipients: [u1]}}\n"
+        )
+        holds: list[int] = []
+        original_hold = VirtualClock.hold
+
+        def counting_hold(clock: VirtualClock) -> None:
+            holds.append(clock.now_us())
+            original_hold(clock)
+
+        monkeypatch.setattr(VirtualClock, "hold", counting_hold)
+        runs = []
+        for concurrency in ("1", "1", "16"):
+            receiver = await make_receiver()
+            outcome = await run_replay(schemas, tmp_path, path, receiver.url, "--concurrency", concurrency,
+                                       "--quiet")
+            assert outcome.code == 0, outcome.out
+            bodies = [r.body for r in receiver.received]
+            assert len(bodies) == outcome.report["events"] == count * 4 > replay._HIGH_WATER
+            runs.append(bodies)
+        assert holds, "emission never ran far enough ahead to be held back"
+        emitted_at = [json.loads(body)["created_at"] for body in runs[0]]
+        assert emitted_at == sorted(emitted_at)
+        assert runs[0] == runs[1]
+        assert sorted(runs[2]) == sorted(runs[0])

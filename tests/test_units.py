@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -273,6 +274,69 @@ class TestClock:
         assert order == [1_000, 2_000, 3_000]
         with pytest.raises(ValueError):
             clock.advance(-1)
+        await clock.close()
+
+    async def test_eager_clock_jumps_without_the_runner(self) -> None:
+        """Eager (replay): the earliest waiter jumps at once, mostly without an event-loop turn."""
+        clock = VirtualClock(start_us=0)
+        clock.eager = True
+        turns = 0
+
+        def count_turn() -> None:
+            nonlocal turns
+            turns += 1
+            handle[0] = loop.call_soon(count_turn)
+
+        loop = asyncio.get_running_loop()
+        handle = [loop.call_soon(count_turn)]
+        for step in range(1, 1001):
+            await clock.sleep(1_000)
+            assert clock.now_us() == step * 1_000
+        handle[0].cancel()
+        assert turns < 500, f"{turns} event-loop turns for 1,000 jumps"
+        await clock.close()
+
+    async def test_eager_clock_still_yields_to_other_tasks(self) -> None:
+        """A long run of eager jumps lets other ready tasks in every few milliseconds."""
+        clock = VirtualClock(start_us=0)
+        clock.eager = True
+        ran = asyncio.Event()
+        other = asyncio.get_running_loop().call_soon(ran.set)
+        deadline = time.perf_counter() + 5
+        while not ran.is_set() and time.perf_counter() < deadline:
+            await clock.sleep(1)
+        assert ran.is_set(), "the eager clock never yielded"
+        other.cancel()
+        await clock.close()
+
+    async def test_eager_clock_does_not_pass_an_earlier_waiter(self) -> None:
+        """Another task due sooner is woken first: the eager jump only takes the earliest wake-up."""
+        clock = VirtualClock(start_us=0)
+        clock.eager = True
+        order: list[str] = []
+
+        async def sleeper(name: str, us: int) -> None:
+            await clock.sleep(us)
+            order.append(f"{name}@{clock.now_us()}")
+
+        early = asyncio.ensure_future(sleeper("early", 1_000))
+        await asyncio.sleep(0)  # registered with the clock
+        await sleeper("late", 5_000)
+        await early
+        assert order == ["early@1000", "late@5000"]
+        await clock.close()
+
+    async def test_hold_keeps_an_eager_clock_still(self) -> None:
+        """hold() stops time like work in flight; release() lets it jump again."""
+        clock = VirtualClock(start_us=0)
+        clock.eager = True
+        clock.hold()
+        waiter = asyncio.ensure_future(clock.sleep(1_000))
+        await asyncio.sleep(0.01)
+        assert not waiter.done() and clock.now_us() == 0
+        clock.release()
+        await asyncio.wait_for(waiter, 5)
+        assert clock.now_us() == 1_000
         await clock.close()
 
 
