@@ -43,6 +43,7 @@ class _Held:
     sent: asyncio.Event = field(compare=False)
 _PAUSE_SLICE_US = 60_000_000
 _NOT_HOLDING = contextlib.nullcontext()
+_DELIVERY_COMPONENT = (Component.WEBHOOK_DELIVERY.value,)
 EXCERPT_BYTES = 200
 
 
@@ -193,6 +194,8 @@ class Delivery:
 
     async def _deliver(self, event: Event, endpoint: Endpoint, attempt: int) -> DeliveryAttempt:
         final = attempt == self.policy.max_attempts
+        if not self._held and self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT) is None:
+            return await self._attempt(event, endpoint, attempt, final=final)  # no outage: the common case
         held = await self._wait_out_pause(event)
         try:
             failing = await self._outage_effect(held)
@@ -204,7 +207,7 @@ class Delivery:
                 held.sent.set()
 
     def _pause(self) -> Outage | None:
-        outage = self._outages.active(self._clock.now_us(), (Component.WEBHOOK_DELIVERY.value,))
+        outage = self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT)
         return outage if outage is not None and outage.effect.kind is EffectKind.PAUSE else None
 
     async def _wait_out_pause(self, event: Event) -> _Held | None:
@@ -240,7 +243,7 @@ class Delivery:
 
     async def _outage_effect(self, held: _Held | None) -> Outage | None:
         """Apply a webhook-delivery slowdown; return the outage if this attempt must fail."""
-        outage = self._outages.active(self._clock.now_us(), (Component.WEBHOOK_DELIVERY.value,))
+        outage = self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT)
         if outage is None:
             return None
         effect = outage.effect

@@ -232,6 +232,8 @@ class Message:
             archived = optional_timestamp(engaged.get(EngagementStatus.ARCHIVED))
         else:  # most events: sent, delivered, bounced... before any engagement
             statuses, seen, read, interacted, clicked, archived = [], None, None, None, None, None
+        inserted = format_timestamp(self.inserted_at_us)
+        updated = inserted if self.updated_at_us == self.inserted_at_us else format_timestamp(self.updated_at_us)
         return {
             "__typename": "Message",
             "id": self.id,
@@ -248,8 +250,8 @@ class Message:
             "clicked_at": clicked,
             "archived_at": archived,
             "scheduled_at": optional_timestamp(self.scheduled_at_us),
-            "inserted_at": format_timestamp(self.inserted_at_us),
-            "updated_at": format_timestamp(self.updated_at_us),
+            "inserted_at": inserted,
+            "updated_at": updated,
             "source": {
                 "__typename": "NotificationSource",
                 "key": source.workflow,

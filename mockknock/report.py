@@ -6,6 +6,7 @@ exit code is derived from it here so the terminal, the JUnit file and the JSON f
 
 from __future__ import annotations
 
+import bisect
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -61,13 +62,19 @@ class Failure:
         }
 
 
+def _emission_order(failure: Failure) -> tuple[int, str]:
+    return failure.event_seq, failure.case
+
+
 @dataclass
 class CheckResult:
     name: str
     description: str
     status: CheckStatus = "passed"
     cases: int = 0  # deliveries (or sends) the check looked at
-    failures: list[Failure] = field(default_factory=list)  # the first ones, up to the report's limit
+    # The earliest events' failures, up to the report's limit, in emission order: retries finish in an
+    # order the network decides, and the same seed must give the same report.
+    failures: list[Failure] = field(default_factory=list)
     failed: int = 0  # all of them, listed or not
     warnings: list[str] = field(default_factory=list)
     warned: int = 0
@@ -77,8 +84,8 @@ class CheckResult:
     def fail(self, failure: Failure, limit: int) -> None:
         self.failed += 1
         self.status = "failed"
-        if len(self.failures) < limit:
-            self.failures.append(failure)
+        bisect.insort(self.failures, failure, key=_emission_order)
+        del self.failures[limit:]
 
     def warn(self, text: str, limit: int) -> None:
         self.warned += 1

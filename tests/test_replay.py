@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from mockknock import replay, signing
 from mockknock.clock import VirtualClock
 from mockknock.errors import ScenarioError
+from mockknock.report import CheckResult, Failure
 from mockknock.resources import scenarios_dir
 from mockknock.scenario_file import load_default, load_scenario
 from mockknock.schemas import SchemaRegistry
@@ -249,6 +250,8 @@ class TestFailingReceiver:
         delivered = outcome.check("delivered")
         assert (delivered["status"], delivered["failed"]) == ("failed", EVENTS)
         assert len(receiver.received) == EVENTS * 3
+        # Listed in emission order, whatever order the retries happened to finish in.
+        assert [f["event_seq"] for f in delivered["failures"]] == list(range(1, EVENTS + 1))
         first = delivered["failures"][0]
         assert first["event_type"] == "message.sent" and first["message_id"]
         assert first["answered"] == "500 on all 3 attempts"
@@ -501,3 +504,12 @@ class TestDeterminism:
         assert emitted_at == sorted(emitted_at)
         assert runs[0] == runs[1]
         assert sorted(runs[2]) == sorted(runs[0])
+
+
+def test_listed_failures_are_the_earliest_events() -> None:
+    """Past the limit, a check keeps the failures of the earliest events, in emission order."""
+    check = CheckResult("delivered", "")
+    for seq in (7, 3, 9, 1, 5, 2):
+        check.fail(Failure("delivered", "message.sent", f"m{seq}", seq, "2xx", "500"), limit=3)
+    assert [f.event_seq for f in check.failures] == [1, 2, 3]
+    assert check.failed == 6
