@@ -111,6 +111,9 @@ class Settings:
     access_log: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     delivery_concurrency: int = 64
+    # While Knock API requests are in flight, emission and delivery wait for a gap, at most this long at
+    # a time (priority.py); 0 lets them take turns with requests as they come.
+    api_first_wait_s: float = 0.05
     delivery_log_size: int = 10_000
     quiet: bool = False
     play_script: bool = False
@@ -159,6 +162,8 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         if self.delivery_concurrency < 1:
             raise ConfigError(f"delivery concurrency must be at least 1, got {self.delivery_concurrency}")
+        if not 0 <= self.api_first_wait_s <= 10:
+            raise ConfigError(f"the API-first wait must be from 0 to 10s, got {self.api_first_wait_s:g}s")
         if self.scenario is not None and not self.scenario.is_file():
             raise ConfigError(f"scenario file {self.scenario} does not exist")
 
@@ -221,6 +226,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "access_log": ("access-log", _bool),
     "max_body_bytes": ("max-body-bytes", int),
     "delivery_concurrency": ("delivery-concurrency", int),
+    "api_first_wait_s": ("api-first-wait", lambda raw: parse_duration(raw) / 1_000_000),
     "delivery_log_size": ("delivery-log-size", int),
     "quiet": ("quiet", _bool),
     "play_script": ("play-script", _bool),

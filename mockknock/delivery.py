@@ -16,7 +16,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -31,6 +31,7 @@ from mockknock.store import Store
 
 _log = logging.getLogger("mockknock.delivery")
 AttemptListener = Callable[[Event, DeliveryAttempt], None]
+Gate = Callable[[], Awaitable[None]]
 
 
 @dataclass(order=True)
@@ -87,6 +88,8 @@ class Delivery:
         self._held: list[_Held] = []
         self._held_order = itertools.count()
         self._releaser: asyncio.Task[None] | None = None
+        # Awaited before each attempt: the API-first turn (see priority.py). None: go at once.
+        self.gate: Gate | None = None
 
     async def start(self, endpoints: tuple[Endpoint, ...]) -> None:
         self.endpoints = endpoints
@@ -171,6 +174,9 @@ class Delivery:
     async def _work(self) -> None:
         while True:
             event, endpoint, attempt = await self._jobs.get()
+            if self.gate is not None:
+                with self._clock.busy() if self.hold_clock else _NOT_HOLDING:
+                    await self.gate()
             try:
                 record = await self._deliver(event, endpoint, attempt)
             except Exception:  # one broken delivery must not take a worker down; it is logged

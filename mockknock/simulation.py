@@ -23,6 +23,7 @@ from mockknock.fake import FakeData
 from mockknock.idempotency import IdempotencyCache
 from mockknock.model import Event
 from mockknock.outages import ApiFault, EffectKind, Outages
+from mockknock.priority import ApiFirst
 from mockknock.randomness import Randomness
 from mockknock.scenario import Scenario
 from mockknock.schemas import SchemaRegistry
@@ -68,6 +69,8 @@ class Simulation:
             user_agent=f"mockknock/{__version__}",
             outages=self.outages,
         )
+        self.api_first = ApiFirst(settings.api_first_wait_s)
+        self.delivery.gate = self.api_first.turn
         self.emitter = Emitter(self.store, schemas, settings.validate_webhooks, self._outbox, strict=strict)
         fake = FakeData(self.seed)
         self.engine = Engine(scenario, self.store, self.clock, self.randomness, self.emitter, fake, self.outages)

@@ -10,11 +10,15 @@ import asyncio
 import heapq
 import itertools
 import logging
+import time
 from collections.abc import Callable
 
 from mockknock.clock import Clock
 
 Action = Callable[[int], None]
+# Longest stretch of firing before requests get a turn: a backlog of due events (after a burst of
+# triggers, or a paused clock) must not hold the API up for as long as it takes to emit them all.
+SLICE_S = 0.005
 _log = logging.getLogger("mockknock.timeline")
 
 
@@ -46,10 +50,14 @@ class Timeline:
         self._heap.clear()
         self._wake.set()
 
-    def fire_due(self) -> int:
-        """Fire every action due by now; returns how many fired."""
+    def due(self) -> bool:
+        return bool(self._heap) and self._heap[0][0] <= self.clock.now_us()
+
+    def fire_due(self, budget_s: float | None = None) -> int:
+        """Fire every action due by now (or as many as ``budget_s`` seconds allow); returns how many fired."""
         now = self.clock.now_us()
         fired = 0
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
         while self._heap and self._heap[0][0] <= now:
             due, _, action = heapq.heappop(self._heap)
             fired += 1
@@ -58,11 +66,20 @@ class Timeline:
             except Exception as exc:  # one broken action must not stop the world; it is reported
                 _log.exception("timeline action failed")
                 self.failures.append(f"{type(exc).__name__}: {exc}")
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
         return fired
 
     async def run(self) -> None:
+        """Fire actions as they fall due, in slices with a turn for everything else between them."""
         while True:
-            self.fire_due()
+            if self.due():
+                # Held busy, so a virtual clock does not move past work still waiting for its slice.
+                with self.clock.busy():
+                    self.fire_due(SLICE_S)
+                    if self.due():
+                        await asyncio.sleep(0)
+                        continue
             self._wake.clear()
             if not self._heap:
                 self._idle.set()

@@ -39,8 +39,11 @@ class TestControlPlane:
         await server.simulation.settle()
         status, overview = await request("GET", f"{server.url}/__mockknock")
         assert status == 200
-        assert overview["counts"] == {"runs": 1, "messages": 2, "events_emitted": 4, "delivery_attempts": 4,
-                                      "scheduled_steps": 0, "deliveries_in_flight": 0}
+        counts = overview["counts"]
+        # How many attempts waited for a gap in API traffic depends on timing; that it is counted does not.
+        assert isinstance(counts.pop("deliveries_deferred"), int)
+        assert counts == {"runs": 1, "messages": 2, "events_emitted": 4, "delivery_attempts": 4,
+                          "scheduled_steps": 0, "deliveries_in_flight": 0}
         assert overview["seed"] == 7 and overview["clock"]["mode"] == "virtual" and overview["problems"] == []
         _, events = await request("GET", f"{server.url}/__mockknock/events?type=message.delivered")
         assert [e["type"] for e in events["items"]] == ["message.delivered"] * 2

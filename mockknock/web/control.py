@@ -61,6 +61,7 @@ async def overview(request: web.Request) -> web.Response:
                 "delivery_attempts": sim.store.attempts_made,
                 "scheduled_steps": len(sim.engine.timeline),
                 "deliveries_in_flight": sim.delivery.in_flight,
+                "deliveries_deferred": sim.api_first.deferred,
             },
             "problems": sim.problems(),
         }

@@ -83,8 +83,12 @@ async def knock_context(request: web.Request, handler: Handler) -> web.StreamRes
     request_id = request.app[SIMULATION].next_request_id()
     request[REQUEST_ID] = request_id
     response: web.StreamResponse
+    api_first = request.app[SIMULATION].api_first
+    knock_api = request.path.startswith("/v1/")
+    if knock_api:  # not the control plane or the built-in sink: webhooks to the sink must not wait on themselves
+        api_first.request_started()
     try:
-        if request.path.startswith("/v1/"):
+        if knock_api:
             check_api_key(request)
             response = await _apply_fault(request, handler)
         else:
@@ -98,5 +102,8 @@ async def knock_context(request: web.Request, handler: Handler) -> web.StreamRes
     except Exception:
         _log.exception("unexpected error in %s %s (request %s)", request.method, request.path, request_id)
         response = error_response(errors.internal_error(request_id))
+    finally:
+        if knock_api:
+            api_first.request_finished()
     response.headers["x-request-id"] = request_id
     return response
