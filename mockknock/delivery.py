@@ -24,6 +24,7 @@ import aiohttp
 from mockknock import signing
 from mockknock.clock import Clock
 from mockknock.config import Endpoint, RetryPolicy
+from mockknock.errors import SchemaViolation
 from mockknock.model import DeliveryAttempt, Event
 from mockknock.outages import Component, EffectKind, Outage, Outages
 from mockknock.randomness import Randomness
@@ -177,6 +178,11 @@ class Delivery:
             if self.gate is not None:
                 with self._clock.busy() if self.hold_clock else _NOT_HOLDING:
                     await self.gate()
+            try:
+                event.body  # noqa: B018  # built here, after the gate, if nothing has needed it yet
+            except SchemaViolation:  # a mockknock bug, already reported by the emitter: never sent
+                self._finished()
+                continue
             try:
                 record = await self._deliver(event, endpoint, attempt)
             except Exception:  # one broken delivery must not take a worker down; it is logged

@@ -1,13 +1,18 @@
-"""Turns a state change into a webhook event: Knock's envelope, serialised once, validated, logged.
+"""Turns a state change into a webhook event: Knock's envelope, validated, serialised once, logged.
 
-The body is fixed here, at emission, so every delivery attempt (and every replay with the same seed)
-sends the same bytes; only the signature header changes per attempt.
+What the body will say is fixed here, at emission (the message's changing parts are captured), so every
+delivery attempt (and every replay with the same seed) sends the same bytes; only the signature header
+changes per attempt. Strict (tests, fixtures): the body is built and checked at once and a violation
+raises where the engine emitted it. Otherwise (serve, replay) it is built on first use, usually by the
+delivery worker about to send it: building, checking and serialising is most of an event's cost, and it
+then happens behind the API (see priority.py), or not at all for an event no endpoint wants.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from mockknock.errors import SchemaViolation
@@ -41,24 +46,35 @@ class Emitter:
         self,
         event_type: EventType,
         created_at_us: int,
-        data: dict[str, Any],
+        data: dict[str, Any] | Callable[[], dict[str, Any]],
         event_data: dict[str, Any] | None,
         subject_id: str,
         summary: str,
-    ) -> Event | None:
-        body = envelope(event_type, created_at_us, data, event_data)
+    ) -> Event:
+        """``data`` is the object the event carries, or a function that builds it as it was at emission."""
+        self._seq += 1
+        build = partial(self._body, event_type, created_at_us, data, event_data, subject_id)
+        event = Event(self._seq, event_type, created_at_us, build() if self._strict else build, subject_id, summary)
+        self._store.record_event(event)
+        self.outbox(event)
+        return event
+
+    def _body(
+        self,
+        event_type: EventType,
+        created_at_us: int,
+        data: dict[str, Any] | Callable[[], dict[str, Any]],
+        event_data: dict[str, Any] | None,
+        subject_id: str,
+    ) -> bytes:
+        body = envelope(event_type, created_at_us, data if isinstance(data, dict) else data(), event_data)
         if self._validate and not self._schemas.is_valid(f"events/{event_type.value}", body):
             problems = self._schemas.issues(f"events/{event_type.value}", body)
             text = f"{event_type.value} for {subject_id} does not match its schema: " + "; ".join(
                 f"{p.pointer or '/'}: {p.message}" for p in problems
             )
-            self.violations.append(text)
-            _log.error("not sent (mockknock bug, please report): %s", text)
-            if self._strict:
-                raise SchemaViolation(text)
-            return None
-        self._seq += 1
-        event = Event(self._seq, event_type, created_at_us, body_bytes(body), subject_id, summary)
-        self._store.record_event(event)
-        self.outbox(event)
-        return event
+            if text not in self.violations:
+                self.violations.append(text)
+                _log.error("not sent (mockknock bug, please report): %s", text)
+            raise SchemaViolation(text)
+        return body_bytes(body)

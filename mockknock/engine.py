@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mockknock import errors, outcomes
@@ -343,7 +344,9 @@ class Engine:
             f"  to {recipient}  via {message.channel.type.value}/{message.channel.provider}"
             f"  status={message.status.value}"
         )
-        self.emitter.emit(event_type, now, message.to_wire(shared=True), event_data, message.id, summary)
+        # The body is built later, from the message as it is now (see emitter.py).
+        state = message.snapshot()
+        self.emitter.emit(event_type, now, partial(message.to_wire, True, state), event_data, message.id, summary)
 
     # -- the API's engagement calls and cancellation ----------------------------------------------
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import enum
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 
@@ -191,6 +192,17 @@ class MessageSource:
 
 
 _ENGAGEMENT_ORDER = tuple(EngagementStatus)
+_NO_ENGAGEMENT: Mapping[EngagementStatus, int] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    """The parts of a message that change over its life, as they were at one moment (an event's)."""
+
+    status: MessageStatus
+    engagement: Mapping[EngagementStatus, int]
+    updated_at_us: int
+    metadata: dict[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -217,14 +229,21 @@ class Message:
     def engagement_statuses(self) -> list[str]:
         return [s.value for s in _ENGAGEMENT_ORDER if s in self.engagement]
 
-    def to_wire(self, shared: bool = False) -> dict[str, Any]:
-        """Knock's Message object. ``shared`` embeds the channel's own dict instead of a copy: for a
-        webhook body, serialised at once and never changed."""
-        engaged = self.engagement
+    def snapshot(self) -> MessageState:
+        """The changing parts now, for an event whose body is built later (``to_wire(state=...)``)."""
+        engaged = dict(self.engagement) if self.engagement else _NO_ENGAGEMENT
+        return MessageState(self.status, engaged, self.updated_at_us, self.metadata)
+
+    def to_wire(self, shared: bool = False, state: MessageState | None = None) -> dict[str, Any]:
+        """Knock's Message object, as it is now or as ``state`` saw it. ``shared`` embeds the channel's own
+        dict instead of a copy: for a webhook body, serialised at once and never changed."""
+        if state is None:
+            state = MessageState(self.status, self.engagement, self.updated_at_us, self.metadata)
+        engaged = state.engagement
         source = self.source
         channel = self.channel.shared_wire() if shared else self.channel.to_wire()
         if engaged:
-            statuses = self.engagement_statuses()
+            statuses = [s.value for s in _ENGAGEMENT_ORDER if s in engaged]
             seen = optional_timestamp(engaged.get(EngagementStatus.SEEN))
             read = optional_timestamp(engaged.get(EngagementStatus.READ))
             interacted = optional_timestamp(engaged.get(EngagementStatus.INTERACTED))
@@ -233,7 +252,7 @@ class Message:
         else:  # most events: sent, delivered, bounced... before any engagement
             statuses, seen, read, interacted, clicked, archived = [], None, None, None, None, None
         inserted = format_timestamp(self.inserted_at_us)
-        updated = inserted if self.updated_at_us == self.inserted_at_us else format_timestamp(self.updated_at_us)
+        updated = inserted if state.updated_at_us == self.inserted_at_us else format_timestamp(state.updated_at_us)
         return {
             "__typename": "Message",
             "id": self.id,
@@ -241,7 +260,7 @@ class Message:
             "channel": channel,
             "recipient": recipient_to_wire(self.recipient),
             "actors": [recipient_to_wire(a) for a in self.actors],
-            "status": self.status.value,
+            "status": state.status.value,
             "engagement_statuses": statuses,
             "seen_at": seen,
             "read_at": read,
@@ -265,7 +284,7 @@ class Message:
             "workflow": source.workflow,
             "tenant": self.tenant,
             "data": self.data,
-            "metadata": self.metadata,
+            "metadata": state.metadata,
             "recipient_snapshot": self.recipient_snapshot,
         }
 
@@ -292,16 +311,42 @@ def body_bytes(body: Mapping[str, Any]) -> bytes:
     return _COMPACT.encode(body).encode()
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """One webhook event as emitted: its body is fixed at emission, so every attempt sends the same bytes."""
+    """One webhook event. Its body is built, checked and serialised once, on first use (``body``), from
+    what was captured at emission; so every attempt, and every replay with the same seed, sends the same
+    bytes, and an event nobody reads (no endpoint wants it) costs no body at all."""
 
-    seq: int
-    type: EventType
-    created_at_us: int
-    body: bytes
-    subject_id: str  # the message id (or run id) the event is about, for filters and logs
-    summary: str  # one human line for terminals and logs
+    __slots__ = ("_body", "_build", "created_at_us", "seq", "subject_id", "summary", "type")
+
+    def __init__(
+        self,
+        seq: int,
+        type: EventType,
+        created_at_us: int,
+        body: bytes | Callable[[], bytes],
+        subject_id: str,  # the message id (or run id) the event is about, for filters and logs
+        summary: str,  # one human line for terminals and logs
+    ) -> None:
+        self.seq, self.type, self.created_at_us = seq, type, created_at_us
+        self.subject_id, self.summary = subject_id, summary
+        self._body: bytes | None = body if isinstance(body, bytes) else None
+        self._build: Callable[[], bytes] | None = None if isinstance(body, bytes) else body
+
+    @property
+    def body(self) -> bytes:
+        """The bytes sent; raises SchemaViolation (every time) if the body fails its schema."""
+        if self._body is None:
+            assert self._build is not None
+            self._body = self._build()
+            self._build = None
+        return self._body
+
+    @property
+    def built(self) -> bool:
+        return self._body is not None
+
+    def __repr__(self) -> str:
+        return f"Event(seq={self.seq}, type={self.type.value}, subject_id={self.subject_id!r})"
 
 
 @dataclass(slots=True)

@@ -53,7 +53,7 @@ from mockknock.clock import VirtualClock
 from mockknock.config import DEFAULT_ENVIRONMENT_ID, Endpoint, RetryPolicy, Settings, env_variable
 from mockknock.delivery import Delivery
 from mockknock.duration import DurationError, format_duration, parse_duration
-from mockknock.errors import ConfigError, ScenarioError
+from mockknock.errors import ConfigError, ScenarioError, SchemaViolation
 from mockknock.model import DeliveryAttempt, Event, format_timestamp
 from mockknock.report import (
     BODY_PREVIEW_BYTES,
@@ -291,6 +291,10 @@ class _Tracker:
         """The emitter's outbox."""
         if not any(endpoint.wants(event.type) for endpoint in self._delivery.endpoints):
             self.filtered += 1
+            return
+        try:
+            event.body  # noqa: B018  # built now: an event that cannot be sent must not take a delivery slot
+        except SchemaViolation:  # a mockknock bug, reported by the emitter and in the run's problems
             return
         self._report.events += 1
         self.first_of_type.setdefault(event.type.value, event)

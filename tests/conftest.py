@@ -150,7 +150,9 @@ async def make_server(schemas: SchemaRegistry) -> AsyncIterator[ServerFactory]:
         }
         values.update(overrides)
         scenario = values.pop("scenario_obj", None) or plain_scenario()
-        server = MockKnockServer(Settings(**values), scenario=scenario, schemas=schemas, strict=True)
+        # strict=False: bodies built on first use, as in `mockknock serve` (strict builds them at emission)
+        strict = values.pop("strict", True)
+        server = MockKnockServer(Settings(**values), scenario=scenario, schemas=schemas, strict=strict)
         await server.start()
         started.append(server)
         return server

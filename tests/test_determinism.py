@@ -16,9 +16,12 @@ TRIGGERS = [
 ]
 
 
-async def run_once(make_server: ServerFactory, make_receiver: ReceiverFactory, path: Path, seed: int) -> list[bytes]:
+async def run_once(
+    make_server: ServerFactory, make_receiver: ReceiverFactory, path: Path, seed: int, strict: bool = True
+) -> list[bytes]:
     receiver = await make_receiver()
-    server = await make_server(receiver.url, virtual_clock=True, seed=seed, scenario_obj=load_scenario(path))
+    server = await make_server(receiver.url, virtual_clock=True, seed=seed, scenario_obj=load_scenario(path),
+                               strict=strict)
     run_ids = []
     async with aiohttp.ClientSession() as session:
         for key, body in TRIGGERS:
@@ -27,6 +30,8 @@ async def run_once(make_server: ServerFactory, make_receiver: ReceiverFactory, p
     await server.simulation.settle()
     emitted = [event.body for event in server.simulation.store.events]
     assert len(receiver.received) == len(emitted)
+    assert sorted(r.body for r in receiver.received) == sorted(emitted)
+    assert server.simulation.problems() == []
     return [*run_ids, *emitted]
 
 
@@ -54,3 +59,14 @@ class TestDeterminism:
         other = await run_once(make_server, make_receiver, path, 43)
         assert first[0] != other[0]
         assert len(first) == len(other)
+
+    async def test_bodies_built_late_say_what_they_said_at_emission(
+        self, make_server: ServerFactory, make_receiver: ReceiverFactory, tmp_path: Path
+    ) -> None:
+        """Built when first sent (serve) rather than at emission (strict), every body is the same bytes,
+        though the message has moved on by then (sent -> delivered -> seen -> interacted ...)."""
+        path = tmp_path / "rich.yaml"
+        path.write_text(RICH_SCENARIO)
+        eager = await run_once(make_server, make_receiver, path, 42, strict=True)
+        lazy = await run_once(make_server, make_receiver, path, 42, strict=False)
+        assert lazy == eager
