@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,15 @@ class Endpoint:
 
     url: str
     events: tuple[str, ...] = ("*",)
+    # Each type's answer, worked out once: asked for every event emitted.
+    _answers: dict[EventType, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def wants(self, event_type: EventType) -> bool:
-        return any(fnmatch.fnmatchcase(event_type.value, pattern) for pattern in self.events)
+        answer = self._answers.get(event_type)
+        if answer is None:
+            answer = any(fnmatch.fnmatchcase(event_type.value, pattern) for pattern in self.events)
+            self._answers[event_type] = answer
+        return answer
 
     @classmethod
     def parse(cls, text: str) -> Endpoint:

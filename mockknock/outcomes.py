@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mockknock.lifecycle import LifecycleError, Step, check_sequence
@@ -23,21 +23,24 @@ def choose(
 ) -> tuple[str, tuple[Step, ...]]:
     """(outcome name, steps) for one message."""
     outcomes = scenario.outcomes_for(workflow, channel)
-    by_name = {o.name: o for o in outcomes}
     data = context.get("data") or {}
     forced = data.get(FORCE_OUTCOME_FIELD) if isinstance(data, Mapping) else None
-    if isinstance(forced, str) and forced in by_name:
-        return forced, by_name[forced].steps
+    if isinstance(forced, str) and (found := _named(outcomes, forced)) is not None:
+        return forced, found.steps
     for index, rule in enumerate(scenario.rules):
         if rule.channel_type is not None and rule.channel_type is not channel.type:
             continue
         if not rule.when.holds(context):
             continue
-        if rule.outcome is not None and rule.outcome in by_name:
-            return rule.outcome, by_name[rule.outcome].steps
+        if rule.outcome is not None and (found := _named(outcomes, rule.outcome)) is not None:
+            return rule.outcome, found.steps
         if rule.steps is not None and _possible(rule.steps, channel):
             return f"rule {index + 1}", rule.steps
     return _draw(outcomes, rng)
+
+
+def _named(outcomes: Sequence[Outcome], name: str) -> Outcome | None:
+    return next((o for o in reversed(outcomes) if o.name == name), None)  # the last, as a dict by name had it
 
 
 def _possible(steps: tuple[Step, ...], channel: Channel) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,7 @@ from mockknock.clock import ScaledClock, VirtualClock
 from mockknock.config import Endpoint, RetryPolicy, Settings
 from mockknock.duration import DurationError, format_duration, parse_duration
 from mockknock.errors import ConfigError, KnockApiError
-from mockknock.ids import ksuid, ksuid_seconds, uuid4
+from mockknock.ids import KSUID_EPOCH, ksuid, ksuid_seconds, uuid4
 from mockknock.lifecycle import LifecycleError, check_sequence, parse_step
 from mockknock.message_query import list_messages
 from mockknock.model import ChannelType, EventType, Message, MessageSource, format_timestamp
@@ -67,6 +68,34 @@ class TestIds:
         ident = ksuid(us, random.Random(1))
         assert len(ident) == 27 and ident.isalnum()
         assert ksuid_seconds(ident) == us // 1_000_000
+
+    def test_fast_encodings_match_the_plain_ones(self) -> None:
+        """The table-driven KSUID and the hand-built UUID equal base62 digit by digit and uuid.UUID(version=4),
+        including the extremes of time and randomness."""
+
+        def plain_ksuid(epoch_us: int, bits: int) -> str:
+            value = ((epoch_us // 1_000_000 - KSUID_EPOCH) << 128) | bits
+            digits = ""
+            while value:
+                value, digit = divmod(value, 62)
+                digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[digit] + digits
+            return digits.rjust(27, "0")
+
+        picks = random.Random(3)
+        earliest, latest = KSUID_EPOCH * 1_000_000, (KSUID_EPOCH + 2**32 - 1) * 1_000_000
+        cases = [(earliest, 0), (latest, 2**128 - 1), (earliest, 2**128 - 1), (latest, 0)]
+        cases += [(picks.randrange(earliest, latest), picks.getrandbits(128)) for _ in range(2000)]
+        class Fixed(random.Random):
+            bits = 0
+
+            def getrandbits(self, k: int, /) -> int:
+                return self.bits
+
+        fixed = Fixed()
+        for us, bits in cases:
+            fixed.bits = bits
+            assert ksuid(us, fixed) == plain_ksuid(us, bits)
+            assert uuid4(fixed) == str(uuid.UUID(int=bits, version=4))
 
     def test_same_seed_same_ids(self) -> None:
         """Ids depend only on the seed and the order they are drawn in."""
