@@ -394,7 +394,8 @@ def trigger_child(variant: str, receiver: str) -> tuple[str, list[str], int]:
     port = free_port()
     if variant == "bare":
         return "bare server", self_role("bare", port), port
-    # The filter keeps every event built, validated and logged, but none matches it, so none is POSTed.
+    # No event matches the filter: each is still created and logged, but its body is never built and nothing
+    # is POSTed (outside strict mode bodies are built on first use).
     url = f"{receiver}/hook" if variant == "mock" else f"{receiver}/hook|workflow.committed"
     if variant == NOGC_VARIANT:
         return "mockknock serve (no GC)", [*self_role("serve-nogc", port), "--hook-url", url], port
@@ -650,9 +651,11 @@ def run_memory(messages: int, trace: bool) -> dict[str, Any]:
         # while any profile hook is set; the hook keeps nothing alive, so the figures do not change.
         sys.setprofile(_no_profile)
     clock = VirtualClock(start_us=1_795_000_000_000_000)
-    # No endpoints and no delivery started: every event is still built, validated and logged, never POSTed.
+    # No endpoints and no delivery started. Strict, so every body is built, validated and held in the
+    # bounded event log as if it had been sent: serve builds them on first use, but memory must not
+    # depend on whether anyone has read them yet.
     settings = Settings(seed=SEED, signing_secret=SECRET, quiet=True)
-    sim = Simulation(settings, load_default(), SchemaRegistry.load(), clock=clock)
+    sim = Simulation(settings, load_default(), SchemaRegistry.load(), clock=clock, strict=True)
     engine = sim.engine
     workflow = engine.resolve_workflow("new-comment")
     per_trigger = sum(1 for step in workflow.steps if hasattr(step, "channel"))
@@ -784,7 +787,10 @@ def section_e(count: int) -> dict[str, float]:
     """Microseconds per trigger (or per event) of each step of the mock's trigger path, in-process."""
     schemas = SchemaRegistry.load()
     clock = VirtualClock(start_us=1_795_000_000_000_000)
-    sim = Simulation(Settings(seed=SEED, signing_secret=SECRET, quiet=True), load_default(), schemas, clock=clock)
+    # Strict: each event's body is built, checked and serialised at emission, so "emit" below costs all of it
+    # (serve does the same work later, in the delivery worker).
+    sim = Simulation(Settings(seed=SEED, signing_secret=SECRET, quiet=True), load_default(), schemas, clock=clock,
+                     strict=True)
     engine = sim.engine
     workflow = engine.resolve_workflow("new-comment")
 
