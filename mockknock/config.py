@@ -117,8 +117,8 @@ class Settings:
     access_log: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     delivery_concurrency: int = 64
-    # While Knock API requests are in flight, emission and delivery wait for a gap, at most this long at
-    # a time (priority.py); 0 lets them take turns with requests as they come.
+    # While Knock API requests keep arriving, each webhook delivery attempt waits for a gap in them, at most
+    # this long at a time (priority.py); 0 lets deliveries take turns with requests as they come.
     api_first_wait_s: float = 0.05
     delivery_log_size: int = 10_000
     quiet: bool = False

@@ -183,6 +183,10 @@ class Delivery:
             except SchemaViolation:  # a mockknock bug, already reported by the emitter: never sent
                 self._finished()
                 continue
+            except Exception:  # any other failure to build it must not take the worker down either
+                _log.exception("could not build the body of %s #%d; not sent", event.type.value, event.seq)
+                self._finished()
+                continue
             try:
                 record = await self._deliver(event, endpoint, attempt)
             except Exception:  # one broken delivery must not take a worker down; it is logged
@@ -217,6 +221,10 @@ class Delivery:
         finally:
             if held is not None:
                 held.sent.set()
+
+    def outage_free(self) -> bool:
+        """No webhook-delivery outage is under way now."""
+        return self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT) is None
 
     def _pause(self) -> Outage | None:
         outage = self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT)

@@ -3,9 +3,11 @@
 What the body will say is fixed here, at emission (the message's changing parts are captured), so every
 delivery attempt (and every replay with the same seed) sends the same bytes; only the signature header
 changes per attempt. Strict (tests, fixtures): the body is built and checked at once and a violation
-raises where the engine emitted it. Otherwise (serve, replay) it is built on first use, usually by the
-delivery worker about to send it: building, checking and serialising is most of an event's cost, and it
-then happens behind the API (see priority.py), or not at all for an event no endpoint wants.
+raises where the engine emitted it. Otherwise it is built on first use: in serve by the delivery worker
+about to send it (building, checking and serialising is most of an event's cost, and it then happens
+behind the API, see priority.py), in replay as the event is queued for delivery. An event no endpoint
+wants is never built, so in serve a schema bug in such an event is not noticed either; every event is
+still numbered and logged, and a body that fails its schema is never sent.
 """
 
 from __future__ import annotations

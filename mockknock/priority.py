@@ -50,8 +50,8 @@ class ApiFirst:
         if self.max_wait_s == 0:
             return
         loop = asyncio.get_running_loop()
-        if self._quiet(loop.time()):
-            return
+        if not self._waiting and self._quiet(loop.time()):
+            return  # behind anyone already waiting otherwise: turns are taken in the order asked for
         self.deferred += 1
         future: asyncio.Future[None] = loop.create_future()
         self._waiting[future] = None

@@ -262,13 +262,16 @@ class _Tracker:
 
     def __init__(
         self, delivery: Delivery, report: ReplayReport, delivered: CheckResult, options: ReplayOptions,
-        clock: VirtualClock | None,
+        clock: VirtualClock | None, may_hold: Callable[[], bool],
     ) -> None:
         self._delivery = delivery
         # A virtual clock runs emission ahead of the network; past the high-water mark of events waiting
         # it is held still until half have gone, so a long scenario does not queue all its events at once.
         self._clock = clock
         self._holding = False
+        # Only while no webhook-delivery outage is under way: a paused or slowed delivery waits on the clock,
+        # so holding it then would wait forever. Held, time stands still, so none can begin meanwhile.
+        self._may_hold = may_hold
         self._report = report
         self._check = delivered
         self._window = options.concurrency
@@ -300,7 +303,8 @@ class _Tracker:
         self.first_of_type.setdefault(event.type.value, event)
         self._waiting.append(event)
         self._release()
-        if self._clock is not None and not self._holding and len(self._waiting) >= _HIGH_WATER:
+        if (self._clock is not None and not self._holding and len(self._waiting) >= _HIGH_WATER
+                and self._may_hold()):
             self._holding = True
             self._clock.hold()
 
@@ -457,7 +461,7 @@ async def replay(
     report = ReplayReport(scenario=scenario.name, target=endpoint.url, seed=sim.seed, clock=clock_name)
     delivered = CheckResult(DELIVERED, DESCRIPTIONS[DELIVERED])
     report.checks.append(delivered)
-    tracker = _Tracker(sim.delivery, report, delivered, options, clock)
+    tracker = _Tracker(sim.delivery, report, delivered, options, clock, sim.delivery.outage_free)
     sim.emitter.outbox = tracker.put
     sim.delivery.listeners.append(tracker.on_attempt)
     if sim.secret_generated:

@@ -252,7 +252,8 @@ class _Compiler:
             else:
                 if isinstance(limit, bool) or not isinstance(limit, (int, float)):
                     raise UnsupportedSchema(f"{keyword} must be a number")
-                expression = test.format(v=var, n=repr(limit))
+                # A named constant, not its repr: inf and nan (which json.loads accepts) have no literal.
+                expression = test.format(v=var, n=self.constant("num", limit, f"{type(limit).__name__}:{limit!r}"))
             out.append(self.guarded(expression, _APPLIES_TO[keyword], known, var))
         return out
 

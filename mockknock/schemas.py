@@ -209,7 +209,8 @@ class SchemaRegistry:
 
     @property
     def fast_backend(self) -> str:
-        """Which engine ``is_valid`` uses: ``compiled`` (the default), ``fastjsonschema`` or ``jsonschema``."""
+        """Which engine ``is_valid`` uses: ``compiled`` (the default; a schema the compiler refuses is checked
+        by jsonschema), ``fastjsonschema`` or ``jsonschema``."""
         return "compiled" if self._backend == "auto" else self._backend
 
     def issues(self, name: str, instance: object) -> list[SchemaIssue]:

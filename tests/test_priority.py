@@ -127,3 +127,22 @@ class TestUnderLoad:
         assert sum(len(v) for v in by_message.values()) == len(emitted)
         for bodies in by_message.values():
             assert bodies == [b for b in emitted if b in bodies]
+
+
+async def test_a_late_comer_does_not_overtake_those_waiting() -> None:
+    """A turn asked for in a quiet spell, while earlier ones still wait to be let go, goes after them."""
+    gate = ApiFirst(max_wait_s=5.0, quiet_s=0.01)
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await gate.turn()
+        order.append(name)
+
+    gate.request_started()
+    early = asyncio.ensure_future(take("early"))
+    await asyncio.sleep(0)
+    gate.request_finished()
+    await asyncio.sleep(0.012)  # quiet now, but the check that lets "early" go may not have run yet
+    late = asyncio.ensure_future(take("late"))
+    await asyncio.wait_for(asyncio.gather(early, late), 5)
+    assert order == ["early", "late"]

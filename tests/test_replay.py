@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import hashlib
 import io
@@ -513,3 +514,28 @@ def test_listed_failures_are_the_earliest_events() -> None:
         check.fail(Failure("delivered", "message.sent", f"m{seq}", seq, "2xx", "500"), limit=3)
     assert [f.event_seq for f in check.failures] == [1, 2, 3]
     assert check.failed == 6
+
+
+@pytest.mark.parametrize(
+    "effect", ["status: major_outage", "status: degraded_performance, effect: {kind: latency, latency: 10m}"]
+)
+async def test_backpressure_never_holds_the_clock_a_delivery_outage_needs(
+    make_receiver: ReceiverFactory, schemas: SchemaRegistry, tmp_path: Path, effect: str
+) -> None:
+    """Past the backpressure mark during a webhook-delivery pause or slowdown (which wait on the clock),
+    replay still finishes and delivers every event."""
+    count = replay._HIGH_WATER * 3 // 8 + 50  # four events per call: past the mark
+    path = tmp_path / "outage.yaml"
+    path.write_text(
+        "version: 1\nname: outage\nunknown_workflows: accept\n"
+        "lifecycles:\n  - match: {channel_type: in_app_feed}\n    events: [sent, delivered]\n"
+        "  - match: {channel_type: email}\n    events: [+1s sent, +2s delivered]\n"
+        f"outages:\n  - {{component: webhook_delivery, {effect}, start: 0s, duration: 2h}}\n"
+        f"script:\n  - {{at: 0s, every: 1s, count: {count * 2}, workflow: bulk, recipients: [u1]}}\n"
+    )
+    receiver = await make_receiver()
+    outcome = await asyncio.wait_for(
+        run_replay(schemas, tmp_path, path, receiver.url, "--quiet"), timeout=50
+    )
+    assert outcome.code == 0, outcome.out
+    assert len(receiver.received) == outcome.report["events"] == count * 2 * 4 > replay._HIGH_WATER

@@ -37,6 +37,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "lengths": {"minLength": 2, "maxLength": 3},
     "bounds": {"minimum": 1, "maximum": 2.5},
     "integer_bounds": {"type": "integer", "minimum": 0},
+    "infinite_bounds": {"type": "number", "minimum": float("-inf"), "maximum": float("inf")},
     "items": {"items": {"type": "string"}, "minItems": 1, "maxItems": 2},
     "object_rules": {
         "type": "object",

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from mockknock import __version__, errors
 from mockknock.duration import DurationError, parse_duration
-from mockknock.errors import ConfigError, FieldError, ScenarioError, SchemaViolation
+from mockknock.errors import ConfigError, FieldError, ScenarioError
 from mockknock.model import Event
 from mockknock.outages import OutageSpec
 from mockknock.resources import bundled_scenario
@@ -121,7 +121,7 @@ def _event_item(event: Event) -> dict[str, Any]:
     item: dict[str, Any] = {"seq": event.seq, "type": event.type.value, "subject_id": event.subject_id}
     try:
         item["body"] = json.loads(event.body)
-    except SchemaViolation as exc:  # a mockknock bug, never sent; show why rather than fail the listing
+    except Exception as exc:  # a mockknock bug (usually a SchemaViolation), never sent: show why, list the rest
         item["body"], item["not_sent"] = None, str(exc)
     return item
 
