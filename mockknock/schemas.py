@@ -30,16 +30,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-# jsonschema ships no type information (and types-jsonschema is not a dev dependency); the little of
-# it used here is described by the _Validator protocol below.
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
-from jsonschema.validators import extend
-from referencing import Registry
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
+# jsonschema and referencing are imported where used, not here: together they are about a fifth of
+# `mockknock serve`'s start-up, and the compiled fast path needs neither until a schema is first inlined
+# (referencing) or a body fails (jsonschema, for the located messages).
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 from mockknock.errors import SchemaViolation
 from mockknock.resources import schemas_dir
@@ -117,6 +115,10 @@ def _is_number(_checker: object, instance: object) -> bool:
 def _shared_semantics(patterns: Mapping[str, re.Pattern[str]]) -> _ValidatorClass:
     """Draft 2020-12 with the few choices that make it behave exactly like the compiled path."""
 
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - deferred: see the imports above
+    from jsonschema.exceptions import ValidationError  # noqa: PLC0415 - deferred: see the imports above
+    from jsonschema.validators import extend  # noqa: PLC0415 - deferred: see the imports above
+
     def pattern(
         validator: _Validator, patrn: str, instance: object, schema: Mapping[str, Any]
     ) -> Iterator[ValidationError]:
@@ -147,21 +149,36 @@ class SchemaRegistry:
 
     def __init__(self, schemas: Mapping[str, dict[str, Any]], backend: Backend = "auto") -> None:
         self._schemas = MappingProxyType(dict(schemas))
-        # Resources go in without "$schema": jsonschema picks the validator class of a $ref target from
-        # its "$schema", which would swap the shared-semantics class below for the stock one.
-        self._registry: Registry[Any] = Registry().with_resources(
-            (schema["$id"], DRAFT202012.create_resource(_without_dialect(schema)))
-            for schema in schemas.values()
-        )
         self._patterns = MappingProxyType(
             {p: re.compile(_ecma_pattern(p)) for s in schemas.values() for p in _patterns_in(s)}
         )
-        self._validator_class = _shared_semantics(self._patterns)
+        self._refs: Registry[Any] | None = None
+        self._validators: _ValidatorClass | None = None
         self._backend: Backend = backend
         # Caches filled on first use, so that starting the server does not compile 38 schemas.
         self._full: dict[str, _Validator] = {}
         self._fast: dict[str, Callable[[object], bool]] = {}
         self._inlined: dict[str, dict[str, Any]] = {}
+
+    @property
+    def _registry(self) -> Registry[Any]:
+        if self._refs is None:
+            from referencing import Registry  # noqa: PLC0415 - deferred: see the imports above
+            from referencing.jsonschema import DRAFT202012  # noqa: PLC0415 - deferred: see the imports above
+
+            # Resources go in without "$schema": jsonschema picks the validator class of a $ref target from
+            # its "$schema", which would swap the shared-semantics class below for the stock one.
+            self._refs = Registry().with_resources(
+                (schema["$id"], DRAFT202012.create_resource(_without_dialect(schema)))
+                for schema in self._schemas.values()
+            )
+        return self._refs
+
+    @property
+    def _validator_class(self) -> _ValidatorClass:
+        if self._validators is None:
+            self._validators = _shared_semantics(self._patterns)
+        return self._validators
 
     @classmethod
     def load(
@@ -294,11 +311,28 @@ class SchemaRegistry:
         schema = self._schemas[name]
         try:
             inlined = _inline(schema, self._registry.resolver(schema["$id"]), (id(schema),))
-        except (Unresolvable, RecursionError) as exc:
+        except (_unresolvable(), RecursionError) as exc:
             raise SchemaViolation(f"{name}{SUFFIX}: cannot resolve $ref: {exc}") from exc
         if not isinstance(inlined, dict):
             raise SchemaViolation(f"{name}{SUFFIX}: the schema must be an object")
         return {"$schema": _DRAFT07, **inlined}
+
+
+def _unresolvable() -> type[Exception]:
+    from referencing.exceptions import Unresolvable  # noqa: PLC0415 - deferred: see the imports above
+
+    return Unresolvable
+
+
+def _check_metaschema(schema: dict[str, Any], relative: str) -> None:
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - deferred: see the imports above
+    from jsonschema.exceptions import SchemaError  # noqa: PLC0415 - deferred: see the imports above
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/" + "/".join(str(p) for p in exc.absolute_path)
+        raise SchemaViolation(f"{relative}: not a valid 2020-12 schema at {where}: {exc.message}") from exc
 
 
 def _without_dialect(schema: dict[str, Any]) -> dict[str, Any]:
@@ -317,12 +351,8 @@ def _read_schema(path: Path, relative: str, check: bool = True) -> dict[str, Any
         raise SchemaViolation(f"{relative}: $schema must be {SCHEMA_DIALECT!r}, got {got!r}")
     if schema.get("$id") != ID_PREFIX + relative:
         raise SchemaViolation(f"{relative}: $id must be {ID_PREFIX + relative!r}, got {schema.get('$id')!r}")
-    try:
-        if check:
-            Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/" + "/".join(str(p) for p in exc.absolute_path)
-        raise SchemaViolation(f"{relative}: not a valid 2020-12 schema at {where}: {exc.message}") from exc
+    if check:
+        _check_metaschema(schema, relative)
     for pointer, keyword in _keywords(schema, ""):
         if keyword in ("$id", "$schema") and pointer:
             # A nested $id would move the base URI that relative $refs below it resolve against.
