@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from mockknock.errors import SchemaViolation
-from mockknock.model import Event, EventType, body_bytes, envelope
+from mockknock.model import Event, EventData, EventType, body_bytes, envelope
 from mockknock.schemas import SchemaRegistry
 from mockknock.store import Store
 
@@ -33,40 +32,51 @@ class Emitter:
         self._store = store
         # strict: raise on a schema violation (tests), instead of logging it and not sending (serve).
         self._strict = strict
-        self._schemas = schemas
-        self._validate = validate
+        self._bodies = _Bodies(schemas, validate)
         self.outbox = outbox
         self._seq = 0
-        # Bodies that failed their schema: mockknock bugs, kept so the control plane and tests show them.
-        self.violations: list[str] = []
+
+    @property
+    def violations(self) -> list[str]:
+        """Bodies that failed their schema: mockknock bugs, kept so the control plane and tests show them."""
+        return self._bodies.violations
 
     def reset(self) -> None:
         self._seq = 0
-        self.violations.clear()
+        self._bodies.violations.clear()
 
     def emit(
         self,
         event_type: EventType,
         created_at_us: int,
-        data: dict[str, Any] | Callable[[], dict[str, Any]],
+        data: EventData,
         event_data: dict[str, Any] | None,
         subject_id: str,
         summary: str,
     ) -> Event:
         """``data`` is the object the event carries, or a function that builds it as it was at emission."""
         self._seq += 1
-        build = partial(self._body, event_type, created_at_us, data, event_data, subject_id)
-        event = Event(self._seq, event_type, created_at_us, build() if self._strict else build, subject_id, summary)
+        if self._strict:
+            body = self._bodies.build(event_type, created_at_us, data, event_data, subject_id)
+            event = Event(self._seq, event_type, created_at_us, body, subject_id, summary)
+        else:
+            event = Event(self._seq, event_type, created_at_us, None, subject_id, summary, self._bodies, data,
+                          event_data)
         self._store.record_event(event)
         self.outbox(event)
         return event
 
-    def _body(
-        self,
-        event_type: EventType,
-        created_at_us: int,
-        data: dict[str, Any] | Callable[[], dict[str, Any]],
-        event_data: dict[str, Any] | None,
+
+class _Bodies:
+    """Builds, checks and serialises bodies. Holds no store: unbuilt events that point here form no cycle."""
+
+    def __init__(self, schemas: SchemaRegistry, validate: bool) -> None:
+        self._schemas = schemas
+        self._validate = validate
+        self.violations: list[str] = []
+
+    def build(
+        self, event_type: EventType, created_at_us: int, data: EventData, event_data: dict[str, Any] | None,
         subject_id: str,
     ) -> bytes:
         body = envelope(event_type, created_at_us, data if isinstance(data, dict) else data(), event_data)

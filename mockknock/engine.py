@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from mockknock import errors, outcomes
@@ -344,9 +343,8 @@ class Engine:
             f"  to {recipient}  via {message.channel.type.value}/{message.channel.provider}"
             f"  status={message.status.value}"
         )
-        # The body is built later, from the message as it is now (see emitter.py).
-        state = message.snapshot()
-        self.emitter.emit(event_type, now, partial(message.to_wire, True, state), event_data, message.id, summary)
+        # The body may be built later, from the message as it is now (see emitter.py).
+        self.emitter.emit(event_type, now, message.snapshot(), event_data, message.id, summary)
 
     # -- the API's engagement calls and cancellation ----------------------------------------------
 

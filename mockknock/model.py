@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 
 class EventType(enum.StrEnum):
@@ -197,12 +197,17 @@ _NO_ENGAGEMENT: Mapping[EngagementStatus, int] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class MessageState:
-    """The parts of a message that change over its life, as they were at one moment (an event's)."""
+    """A message with the parts that change over its life as they were at one moment (an event's).
+    Calling it gives the Message object as it was then: the data of an event whose body is built later."""
 
+    message: Message
     status: MessageStatus
     engagement: Mapping[EngagementStatus, int]
     updated_at_us: int
     metadata: dict[str, Any] | None
+
+    def __call__(self) -> dict[str, Any]:
+        return self.message.to_wire(True, self)
 
 
 @dataclass(slots=True)
@@ -230,15 +235,15 @@ class Message:
         return [s.value for s in _ENGAGEMENT_ORDER if s in self.engagement]
 
     def snapshot(self) -> MessageState:
-        """The changing parts now, for an event whose body is built later (``to_wire(state=...)``)."""
+        """The changing parts now, for an event whose body is built later."""
         engaged = dict(self.engagement) if self.engagement else _NO_ENGAGEMENT
-        return MessageState(self.status, engaged, self.updated_at_us, self.metadata)
+        return MessageState(self, self.status, engaged, self.updated_at_us, self.metadata)
 
     def to_wire(self, shared: bool = False, state: MessageState | None = None) -> dict[str, Any]:
         """Knock's Message object, as it is now or as ``state`` saw it. ``shared`` embeds the channel's own
         dict instead of a copy: for a webhook body, serialised at once and never changed."""
         if state is None:
-            state = MessageState(self.status, self.engagement, self.updated_at_us, self.metadata)
+            state = MessageState(self, self.status, self.engagement, self.updated_at_us, self.metadata)
         engaged = state.engagement
         source = self.source
         channel = self.channel.shared_wire() if shared else self.channel.to_wire()
@@ -311,34 +316,55 @@ def body_bytes(body: Mapping[str, Any]) -> bytes:
     return _COMPACT.encode(body).encode()
 
 
+EventData = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+class BodyBuilder(Protocol):
+    """Builds, checks and serialises an event's body (the emitter's); raises SchemaViolation."""
+
+    def build(
+        self, event_type: EventType, created_at_us: int, data: EventData, event_data: dict[str, Any] | None,
+        subject_id: str,
+    ) -> bytes: ...
+
+
 class Event:
     """One webhook event. Its body is built, checked and serialised once, on first use (``body``), from
     what was captured at emission; so every attempt, and every replay with the same seed, sends the same
-    bytes, and an event nobody reads (no endpoint wants it) costs no body at all."""
+    bytes, and an event nobody reads (no endpoint wants it) costs no body at all. Until then it holds
+    only what the body is built from: no closures, and nothing that leads back to the store holding it,
+    so a backlog of unbuilt events is cheap for the garbage collector."""
 
-    __slots__ = ("_body", "_build", "created_at_us", "seq", "subject_id", "summary", "type")
+    __slots__ = ("_body", "_builder", "_data", "_event_data", "created_at_us", "seq", "subject_id", "summary",
+                 "type")
 
     def __init__(
         self,
         seq: int,
         type: EventType,
         created_at_us: int,
-        body: bytes | Callable[[], bytes],
+        body: bytes | None,
         subject_id: str,  # the message id (or run id) the event is about, for filters and logs
         summary: str,  # one human line for terminals and logs
+        builder: BodyBuilder | None = None,
+        data: EventData | None = None,
+        event_data: dict[str, Any] | None = None,
     ) -> None:
         self.seq, self.type, self.created_at_us = seq, type, created_at_us
         self.subject_id, self.summary = subject_id, summary
-        self._body: bytes | None = body if isinstance(body, bytes) else None
-        self._build: Callable[[], bytes] | None = None if isinstance(body, bytes) else body
+        if body is None and (builder is None or data is None):
+            raise ValueError("an event needs its body, or a builder and the data to build it from")
+        self._body = body
+        self._builder, self._data, self._event_data = builder, data, event_data
 
     @property
     def body(self) -> bytes:
         """The bytes sent; raises SchemaViolation (every time) if the body fails its schema."""
         if self._body is None:
-            assert self._build is not None
-            self._body = self._build()
-            self._build = None
+            assert self._builder is not None and self._data is not None
+            self._body = self._builder.build(self.type, self.created_at_us, self._data, self._event_data,
+                                             self.subject_id)
+            self._builder = self._data = self._event_data = None
         return self._body
 
     @property
