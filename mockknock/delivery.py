@@ -89,6 +89,7 @@ class Delivery:
         self._held: list[_Held] = []
         self._held_order = itertools.count()
         self._releaser: asyncio.Task[None] | None = None
+        self._slowed = 0  # attempts sleeping out a simulated slowdown (on the clock)
         # Awaited before each attempt: the API-first turn (see priority.py). None: go at once.
         self.gate: Gate | None = None
 
@@ -223,8 +224,9 @@ class Delivery:
                 held.sent.set()
 
     def outage_free(self) -> bool:
-        """No webhook-delivery outage is under way now."""
-        return self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT) is None
+        """No webhook-delivery outage is under way, and no attempt still waits out one that has ended."""
+        return (not self._held and not self._slowed
+                and self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT) is None)
 
     def _pause(self) -> Outage | None:
         outage = self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT)
@@ -272,7 +274,11 @@ class Delivery:
                 # The releaser holds the clock still until this attempt is made; a slowdown needs it to move.
                 held.sent.set()
             spread = self._jitter.uniform(-effect.jitter_us, effect.jitter_us) if effect.jitter_us else 0
-            await self._clock.sleep(max(0, round(effect.latency_us + spread)))
+            self._slowed += 1
+            try:
+                await self._clock.sleep(max(0, round(effect.latency_us + spread)))
+            finally:
+                self._slowed -= 1
             return None
         return outage if effect.kind is EffectKind.FAIL and self._outages.hits(outage) else None
 

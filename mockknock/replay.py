@@ -250,6 +250,7 @@ def _answer_kind(attempt: DeliveryAttempt) -> str:
 
 
 _HIGH_WATER = 2_000
+_log = logging.getLogger("mockknock.replay")
 
 
 class _Tracker:
@@ -298,6 +299,9 @@ class _Tracker:
         try:
             event.body  # noqa: B018  # built now: an event that cannot be sent must not take a delivery slot
         except SchemaViolation:  # a mockknock bug, reported by the emitter and in the run's problems
+            return
+        except Exception:  # any other failure to build it must not stop the engine step that emitted it
+            _log.exception("could not build the body of %s #%d; not sent", event.type.value, event.seq)
             return
         self._report.events += 1
         self.first_of_type.setdefault(event.type.value, event)
