@@ -98,11 +98,11 @@ class Delivery:
         connector = aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            # Per socket operation, not in total: a total timeout would also count the wait for a pooled
-            # connection, failing deliveries that merely queued behind others.
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=self.policy.timeout_s, sock_read=self.policy.timeout_s
-            ),
+            # In total, per attempt: each worker holds at most one request and there are no more workers
+            # than pooled connections, so no attempt's clock runs while it waits for a connection. (A
+            # per-read timeout would also re-arm a timer on every chunk received, and let a receiver that
+            # trickles its answer hold an attempt open for ever.)
+            timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
             # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
             cookie_jar=aiohttp.DummyCookieJar(),
         )

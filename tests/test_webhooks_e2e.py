@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import re
 import time
 import uuid
+from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from mockknock.config import RetryPolicy
 from mockknock.ids import ksuid_seconds
@@ -180,6 +183,33 @@ class TestRetries:
         attempts = list(server.simulation.store.deliveries)
         assert len(attempts) == 4
         assert all(a.status is None and a.error is not None and "timed out" in a.error for a in attempts)
+
+    async def test_a_trickled_answer_times_out_in_total(
+        self, make_server: ServerFactory, aiohttp_server: Any
+    ) -> None:
+        """The timeout covers the whole attempt: an endpoint that answers a byte at a time, each well within
+        the timeout, still times out once the attempt as a whole has taken longer."""
+
+        async def trickle(request: web.Request) -> web.StreamResponse:
+            await request.read()
+            response = web.StreamResponse(status=200)
+            await response.prepare(request)
+            for _ in range(20):
+                await response.write(b".")
+                await asyncio.sleep(0.05)
+            await response.write_eof()
+            return response
+
+        app = web.Application()
+        app.router.add_post("/hook", trickle)
+        endpoint = await aiohttp_server(app, host="127.0.0.1", port=0)
+        retry = RetryPolicy(max_attempts=1, timeout_s=0.3)
+        server = await make_server(f"{endpoint.make_url('/hook')}|message.sent", virtual_clock=True, retry=retry)
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url, recipients=["u1"])
+        await asyncio.wait_for(server.simulation.settle(), 10)
+        attempts = list(server.simulation.store.deliveries)
+        assert attempts and all(a.error_kind == "timeout" and a.latency_ms < 900 for a in attempts)
 
     async def test_unreachable_endpoint_is_logged_not_fatal(self, make_server: ServerFactory) -> None:
         """A closed port gives connection errors in the log; the server keeps serving."""
