@@ -9,7 +9,7 @@ finish in one go, so "in flight" alone would almost never be seen; the recent-ar
 detects a burst. Only the POSTs wait: messages and events are created on time, so the API reads back a
 trigger's messages at once, and bodies, signatures' bodies and ``created_at`` do not change.
 
-``max_wait_s = 0`` turns this off: background work then takes its turns with requests as they come.
+``max_wait_s = 0`` turns this off: deliveries then take their turns with requests as they come.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class ApiFirst:
         self._waiting: dict[asyncio.Future[None], None] = {}
         self._check: asyncio.TimerHandle | None = None
         self._check_loop: asyncio.AbstractEventLoop | None = None
-        self.deferred = 0  # units of background work that waited, for the control plane's counters
+        self.deferred = 0  # delivery attempts that waited, for the control plane's counters
 
     def request_started(self) -> None:
         self._requests += 1
