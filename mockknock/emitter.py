@@ -55,11 +55,12 @@ class Emitter:
         summary: str,
     ) -> Event:
         """``data`` is the object the event carries, or a function that builds it as it was at emission."""
-        self._seq += 1
-        if self._strict:
+        if self._strict:  # a body that fails raises here, before it takes a number
             body = self._bodies.build(event_type, created_at_us, data, event_data, subject_id)
+            self._seq += 1
             event = Event(self._seq, event_type, created_at_us, body, subject_id, summary)
         else:
+            self._seq += 1
             event = Event(self._seq, event_type, created_at_us, None, subject_id, summary, self._bodies, data,
                           event_data)
         self._store.record_event(event)
