@@ -59,10 +59,23 @@ _APPLIES_TO = {
 _IMPLIES = {"integer": {"integer", "number"}}
 
 _MISSING = object()
+# Keywords compiled as statements of a function of their own rather than inline expressions.
+_STRUCTURAL = frozenset({"properties", "required", "additionalProperties", "items", "anyOf", "oneOf", "allOf", "not"})
 
 
 class UnsupportedSchema(ValueError):
     """The schema uses something this compiler does not handle; the caller validates another way."""
+
+
+def _constant_verdict(schema: object) -> bool | None:
+    """True for a schema that accepts everything, False for one that accepts nothing, None otherwise."""
+    if schema is True or schema == {}:
+        return True
+    if schema is False:
+        return False
+    if not isinstance(schema, dict):
+        raise UnsupportedSchema(f"a schema must be an object or a boolean, not {type(schema).__name__}")
+    return None
 
 
 def _json_equal(a: object, b: object) -> bool:
@@ -127,24 +140,19 @@ class _Compiler:
 
     def expression(self, schema: object, var: str) -> str:
         """A boolean expression over ``var``; objects and combinators become a call of their own function."""
-        if schema is True or schema == {}:
-            return "True"
-        if schema is False:
-            return "False"
-        if not isinstance(schema, dict):
-            raise UnsupportedSchema(f"a schema must be an object or a boolean, not {type(schema).__name__}")
-        structural = {"properties", "required", "additionalProperties", "items", "anyOf", "oneOf", "allOf", "not"}
-        if structural & schema.keys():
+        verdict = _constant_verdict(schema)
+        if verdict is not None:
+            return str(verdict)
+        assert isinstance(schema, dict)
+        if _STRUCTURAL & schema.keys():
             return f"{self.function(schema)}({var})"
         return " and ".join(self.checks(schema, var)) or "True"
 
     def statements(self, schema: object, var: str, indent: str) -> list[str]:
-        if schema is True or schema == {}:
-            return []
-        if schema is False:
-            return [f"{indent}return False"]
-        if not isinstance(schema, dict):
-            raise UnsupportedSchema(f"a schema must be an object or a boolean, not {type(schema).__name__}")
+        verdict = _constant_verdict(schema)
+        if verdict is not None:
+            return [] if verdict else [f"{indent}return False"]
+        assert isinstance(schema, dict)
         lines = [f"{indent}if not ({check}): return False" for check in self.checks(schema, var)]
         known = self.known_type(schema)
         objects = self.object_statements(schema, var, indent + ("" if known == "object" else "    "))
