@@ -308,20 +308,16 @@ class SchemaRegistry:
         return check
 
     def _inline_schema(self, name: str) -> dict[str, Any]:
+        from referencing.exceptions import Unresolvable  # noqa: PLC0415 - deferred: see the imports above
+
         schema = self._schemas[name]
         try:
             inlined = _inline(schema, self._registry.resolver(schema["$id"]), (id(schema),))
-        except (_unresolvable(), RecursionError) as exc:
+        except (Unresolvable, RecursionError) as exc:
             raise SchemaViolation(f"{name}{SUFFIX}: cannot resolve $ref: {exc}") from exc
         if not isinstance(inlined, dict):
             raise SchemaViolation(f"{name}{SUFFIX}: the schema must be an object")
         return {"$schema": _DRAFT07, **inlined}
-
-
-def _unresolvable() -> type[Exception]:
-    from referencing.exceptions import Unresolvable  # noqa: PLC0415 - deferred: see the imports above
-
-    return Unresolvable
 
 
 def _check_metaschema(schema: dict[str, Any], relative: str) -> None:
