@@ -211,8 +211,8 @@ class Delivery:
 
     async def _deliver(self, event: Event, endpoint: Endpoint, attempt: int) -> DeliveryAttempt:
         final = attempt == self.policy.max_attempts
-        if not self._held and self._outages.active(self._clock.now_us(), _DELIVERY_COMPONENT) is None:
-            return await self._attempt(event, endpoint, attempt, final=final)  # no outage: the common case
+        if self.outage_free():  # the common case
+            return await self._attempt(event, endpoint, attempt, final=final)
         held = await self._wait_out_pause(event)
         try:
             failing = await self._outage_effect(held)
