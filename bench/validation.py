@@ -21,7 +21,7 @@ from referencing.jsonschema import DRAFT202012
 
 # Run from a checkout without installing: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mockknock.schemas import SchemaRegistry
+from mockknock.schemas import SchemaRegistry, _const_as_enum
 
 TRIGGER: dict[str, Any] = {
     "recipients": [
@@ -91,18 +91,6 @@ def per_call_us(func: Callable[[], object]) -> float:
     return min(timer.repeat(repeat=5, number=number)) / number * 1e6
 
 
-def const_as_enum(node: Any) -> Any:
-    """fastjsonschema 2.22.3 cannot compile ``const`` without detailed exceptions; ``enum`` is equivalent."""
-    if isinstance(node, list):
-        return [const_as_enum(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: const_as_enum(value) for key, value in node.items() if key != "const"}
-    if "const" in node:
-        out["enum"] = [node["const"]]
-    return out
-
-
 def options(registry: SchemaRegistry, name: str) -> dict[str, Callable[[object], object]]:
     raw = registry.schema(name)
     refs: Registry[Any] = Registry().with_resources(
@@ -117,7 +105,8 @@ def options(registry: SchemaRegistry, name: str) -> dict[str, Callable[[object],
     )
     flat_2020 = Draft202012Validator(inlined_2020)
     flat_07 = Draft7Validator(inlined)
-    enums = const_as_enum(inlined)
+    enums = _const_as_enum(inlined)  # as the registry's fastjsonschema backend compiles it
+    assert isinstance(enums, dict)
     compiled = fastjsonschema.compile(enums, use_default=False, use_formats=False, detailed_exceptions=False)
     compiled_detailed = fastjsonschema.compile(inlined, use_default=False, use_formats=False)
     compiled_formats = fastjsonschema.compile(enums, use_default=False, detailed_exceptions=False)
