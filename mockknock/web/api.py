@@ -15,6 +15,7 @@ from mockknock.web.keys import FAULT, REQUEST_ID, SIMULATION
 from mockknock.web.responses import json_response, parse_json_object, read_body, validated
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+KNOCK_API_PREFIX = "/v1/"  # Knock's API; everything else this server answers is mockknock's own
 TRIGGER_ROUTE = "/v1/workflows/{key}/trigger"
 # Endpoints a public (pk_) key may call; everything else under /v1 needs a secret key.
 PUBLIC_KEY_ROUTES = frozenset(

@@ -14,7 +14,7 @@ from aiohttp.typedefs import Handler
 
 from mockknock import errors
 from mockknock.outages import EffectKind, api_fault
-from mockknock.web.api import PUBLIC_KEY_ROUTES, TRIGGER_ROUTE
+from mockknock.web.api import KNOCK_API_PREFIX, PUBLIC_KEY_ROUTES, TRIGGER_ROUTE
 from mockknock.web.keys import FAULT, REQUEST_ID, SIMULATION
 from mockknock.web.responses import error_response
 
@@ -84,7 +84,7 @@ async def knock_context(request: web.Request, handler: Handler) -> web.StreamRes
     request[REQUEST_ID] = request_id
     response: web.StreamResponse
     api_first = request.app[SIMULATION].api_first
-    knock_api = request.path.startswith("/v1/")
+    knock_api = request.path.startswith(KNOCK_API_PREFIX)
     if knock_api:  # not the control plane or the built-in sink: webhooks to the sink must not wait on themselves
         api_first.request_started()
     try:
