@@ -62,8 +62,10 @@ async def bare(url: str, bodies: list[tuple[str, bytes]], concurrency: int) -> f
         return len(bodies) / (time.perf_counter() - started)
 
 
-async def measure(path: Path, url: str, concurrency: int, schemas: SchemaRegistry) -> tuple[float, float, int]:
-    options = ReplayOptions(seed=1, signing_secret=SECRET, concurrency=concurrency, progress_every_s=3600)
+async def measure(path: Path, url: str, concurrency: int, schemas: SchemaRegistry,
+                  delivery_process: bool) -> tuple[float, float, int]:
+    options = ReplayOptions(seed=1, signing_secret=SECRET, concurrency=concurrency, progress_every_s=3600,
+                            delivery_process=delivery_process)
     started = time.perf_counter()
     report = await replay(load_scenario(path), url, options, schemas, None)
     replay_rate = report.events / (time.perf_counter() - started)
@@ -84,20 +86,27 @@ async def run(events: int, repeats: int) -> None:
             path.write_text(SCENARIO.format(count=events // 4))
             bodies = [(e.type.value, e.body) for e in event_stream(load_scenario(path), seed=1, triggers=[])]
             print(f"{len(bodies)} events per run, receiver in another process, median of {repeats} runs")
-            print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'replay ev/s':>11}  {'ratio':>6}  target 0.5x")
+            print("replay: POSTs from its delivery process (its default from --concurrency 16); in-process: "
+                  "--no-delivery-process")
+            print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'replay ev/s':>11}  {'ratio':>6}  target 0.5x   "
+                  f"{'in-process ev/s':>15}  {'ratio':>6}")
             for concurrency in (1, 8, 64):
-                bare_rates, replay_rates, ratios = [], [], []
+                bare_rates, replay_rates, inproc_rates, ratios, inproc_ratios = [], [], [], [], []
                 hours = 0.0
                 for _ in range(repeats):
                     b = await bare(url, bodies, concurrency)
-                    r, hours, _ = await measure(path, url, concurrency, schemas)
+                    r, hours, _ = await measure(path, url, concurrency, schemas, delivery_process=True)
+                    i, _, _ = await measure(path, url, concurrency, schemas, delivery_process=False)
                     bare_rates.append(b)
                     replay_rates.append(r)
+                    inproc_rates.append(i)
                     ratios.append(r / b)
+                    inproc_ratios.append(i / b)
                 ratio = statistics.median(ratios)
                 bare_median, replay_median = statistics.median(bare_rates), statistics.median(replay_rates)
                 print(f"{concurrency:>11}  {bare_median:>10.0f}  {replay_median:>11.0f}  {ratio:>5.2f}x  "
-                      f"{'PASS' if ratio >= 0.5 else 'MISS'}   ({hours:.1f} simulated hours per run)")
+                      f"{'PASS' if ratio >= 0.5 else 'MISS'}         {statistics.median(inproc_rates):>15.0f}  "
+                      f"{statistics.median(inproc_ratios):>5.2f}x   ({hours:.1f} simulated hours per run)")
     finally:
         receiver.terminate()
         receiver.wait(10)

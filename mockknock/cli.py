@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                        default=None, help="skip validating each webhook body against its schema (load tests only)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 10 MB + 64 KB)")
     serve.add_argument("--delivery-concurrency", type=int, help="webhook POSTs in flight at once (default 64)")
+    serve.add_argument("--delivery-process", action=argparse.BooleanOptionalAction, default=None,
+                       help="POST webhooks from a child process, so the API keeps this one's core "
+                            "(default: on)")
     serve.add_argument("--api-first-wait", dest="api_first_wait_s", metavar="DURATION",
                        help="while API requests are in flight, webhooks wait for a gap, at most this long at "
                             "a time (default 50ms; 0 = no priority)")

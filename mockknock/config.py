@@ -117,6 +117,9 @@ class Settings:
     access_log: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     delivery_concurrency: int = 64
+    # POST webhooks from a child process (courier.py), leaving this process's core to the API and the
+    # simulation; off, this process makes them itself (the pytest plugin: one process, nothing to clean up).
+    delivery_process: bool = True
     # While Knock API requests keep arriving, each webhook delivery attempt waits for a gap in them, at most
     # this long at a time (priority.py); 0 lets deliveries take turns with requests as they come.
     api_first_wait_s: float = 0.05
@@ -232,6 +235,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "access_log": ("access-log", _bool),
     "max_body_bytes": ("max-body-bytes", int),
     "delivery_concurrency": ("delivery-concurrency", int),
+    "delivery_process": ("delivery-process", _bool),
     "api_first_wait_s": ("api-first-wait", lambda raw: parse_duration(raw) / 1_000_000),
     "delivery_log_size": ("delivery-log-size", int),
     "quiet": ("quiet", _bool),

@@ -1,8 +1,9 @@
 """The only outbound network code: signs each event, POSTs it to every endpoint that wants it, retries.
 
-One shared ClientSession (keep-alive) serves every endpoint, and a fixed pool of workers takes
-(event, endpoint, attempt) jobs from one queue in emission order: a task per webhook would cost twice
-the CPU of the POST itself once thousands wait on the connection pool. Each pair gets up to
+A fixed pool of workers takes (event, endpoint, attempt) jobs from one queue in emission order: a task
+per webhook would cost twice the CPU of the POST itself once thousands wait on the connection pool. Each
+POST goes through a transport (transport.py): one shared ClientSession with keep-alive, in this process
+or in a child process (courier.py). Each pair gets up to
 ``max_attempts`` attempts; any non-2xx answer or a timeout or connection error is queued again after the
 policy's backoff, measured on the simulation clock (so ``--speed`` and the virtual clock scale it).
 Every attempt is signed afresh with the real wall-clock time and recorded in the delivery log.
@@ -19,8 +20,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from mockknock import signing
 from mockknock.clock import Clock
 from mockknock.config import Endpoint, RetryPolicy
@@ -29,6 +28,7 @@ from mockknock.model import DeliveryAttempt, Event
 from mockknock.outages import Component, EffectKind, Outage, Outages
 from mockknock.randomness import Randomness
 from mockknock.store import Store
+from mockknock.transport import ErrorKind, Transport
 
 _log = logging.getLogger("mockknock.delivery")
 AttemptListener = Callable[[Event, DeliveryAttempt], None]
@@ -46,7 +46,6 @@ class _Held:
 _PAUSE_SLICE_US = 60_000_000
 _NOT_HOLDING = contextlib.nullcontext()
 _DELIVERY_COMPONENT = (Component.WEBHOOK_DELIVERY.value,)
-EXCERPT_BYTES = 200
 
 
 class Delivery:
@@ -61,6 +60,7 @@ class Delivery:
         concurrency: int,
         user_agent: str,
         outages: Outages,
+        transport: Transport,
     ) -> None:
         self._outages = outages
         self._store = store
@@ -72,7 +72,8 @@ class Delivery:
         self._concurrency = concurrency
         self._user_agent = user_agent
         self.endpoints: tuple[Endpoint, ...] = ()
-        self._session: aiohttp.ClientSession | None = None
+        self.transport = transport
+        self._started = False
         self._jobs: asyncio.Queue[tuple[Event, Endpoint, int]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         # Retries waiting out their backoff, each a small task that queues the next attempt.
@@ -95,23 +96,14 @@ class Delivery:
 
     async def start(self, endpoints: tuple[Endpoint, ...]) -> None:
         self.endpoints = endpoints
-        connector = aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # In total, per attempt: each worker holds at most one request and there are no more workers
-            # than pooled connections, so no attempt's clock runs while it waits for a connection. (A
-            # per-read timeout would also re-arm a timer on every chunk received, and let a receiver that
-            # trickles its answer hold an attempt open for ever.)
-            timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
-            # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        await self.transport.open()
+        self._started = True
         self._start_workers()
 
     def _start_workers(self) -> None:
         loop = asyncio.get_running_loop()
         self._workers = [loop.create_task(self._work(), name=f"mockknock-delivery-{n}")
-                         for n in range(self._concurrency)]
+                         for n in range(self._concurrency + self.transport.backlog)]
 
     def _forget_work(self) -> list[asyncio.Task[None]]:
         """Drop every queued, held and retrying job; returns the tasks to await."""
@@ -133,7 +125,7 @@ class Delivery:
         self._workers = []
         if cancelled:
             await asyncio.gather(*cancelled, return_exceptions=True)
-        if running and self._session is not None:
+        if running and self._started:
             self._start_workers()
 
     async def close(self) -> None:
@@ -141,9 +133,9 @@ class Delivery:
         self._workers = []
         if cancelled:
             await asyncio.gather(*cancelled, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._started:
+            self._started = False
+            await self.transport.close()
 
     def reset(self, randomness: Randomness) -> None:
         running = bool(self._workers)
@@ -287,7 +279,7 @@ class Delivery:
     ) -> DeliveryAttempt:
         record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, time.time_ns() // 1_000_000, None,
                                  f"simulated outage {outage.id}: webhook delivery failing", 0.0, final, outage.id,
-                                 error_kind="simulated")
+                                 error_kind=ErrorKind.SIMULATED)
         self._outages.record(self._clock.now_us(), outage, f"{event.type.value} attempt {attempt} failed",
                              endpoint.url)
         self._log(event, record)
@@ -299,33 +291,17 @@ class Delivery:
             listener(event, record)
 
     async def _attempt(self, event: Event, endpoint: Endpoint, attempt: int, final: bool) -> DeliveryAttempt:
-        assert self._session is not None, "Delivery.start() was not called"
         wall_ms = time.time_ns() // 1_000_000
         headers = signing.webhook_headers(
             event.type.value, self._environment_id, signing.sign(event.body, self._key, wall_ms)
         )
         # Per request rather than as session defaults, which aiohttp would merge into a new dict each time.
         headers["user-agent"] = self._user_agent
-        status: int | None = None
-        error: str | None = None
-        kind: str | None = None
-        excerpt: str | None = None
-        started = time.perf_counter()
         with self._clock.busy() if self.hold_clock else _NOT_HOLDING:
-            try:
-                async with self._session.post(endpoint.url, data=event.body, headers=headers,
-                                              allow_redirects=False) as response:
-                    status = response.status
-                    answer = await response.read()
-                    if answer:
-                        excerpt = answer[:EXCERPT_BYTES].decode("utf-8", errors="replace")
-            except TimeoutError:
-                error, kind = f"timed out after {self.policy.timeout_s:g}s", "timeout"
-            except aiohttp.ClientError as exc:
-                error, kind = f"{type(exc).__name__}: {exc}", "connect"
-        latency_ms = (time.perf_counter() - started) * 1000
-        ok = status is not None and 200 <= status < 300
-        record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, wall_ms, status, error, latency_ms,
-                                 final=ok or final, error_kind=kind, response_excerpt=excerpt)
+            result = await self.transport.post(endpoint.url, event.body, headers, self.policy.timeout_s)
+        ok = result.status is not None and 200 <= result.status < 300
+        record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, wall_ms, result.status, result.error,
+                                 result.latency_ms, final=ok or final, error_kind=result.error_kind,
+                                 response_excerpt=result.excerpt)
         self._log(event, record)
         return record

@@ -408,6 +408,8 @@ class _Runtime:
             seed=DEFAULT_SEED,
             signing_secret=SIGNING_SECRET,
             quiet=True,
+            # One process: a test session has nothing to reap, and deliveries are few.
+            delivery_process=False,
         )
         self._server = MockKnockServer(settings)
         await self._server.start()

@@ -105,6 +105,9 @@ The signing secret may also come from MOCKKNOCK_SIGNING_SECRET.
 """
 
 
+AUTO_DELIVERY_PROCESS = 16
+
+
 @dataclass(frozen=True)
 class ReplayOptions:
     seed: int | None = None
@@ -117,6 +120,10 @@ class ReplayOptions:
     environment_id: str = DEFAULT_ENVIRONMENT_ID
     progress_every_s: float = 2.0
     max_listed: int = 200  # failures (and warnings) kept per check; the rest are only counted
+    # POSTs from a child process, so emission keeps this process's core. None: only from concurrency
+    # AUTO_DELIVERY_PROCESS up; below it each event waits for its answer, and the extra hop costs more than
+    # the second core gives (bench/replay.py).
+    delivery_process: bool | None = None
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -177,6 +184,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=positive_int, metavar="N",
                         help="first attempts in flight at once (default 1: events arrive in emission order, "
                              "the same for the same seed)")
+    parser.add_argument("--delivery-process", action=argparse.BooleanOptionalAction, default=None,
+                        help="POST from a child process, so emission keeps this one's core (default: from "
+                             f"--concurrency {AUTO_DELIVERY_PROCESS} up)")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
     parser.add_argument("--json", metavar="FILE", help="write a JSON report here")
     parser.add_argument("--quiet", action="store_true",
@@ -197,7 +207,16 @@ def options_from(args: argparse.Namespace, env: Mapping[str, str], tty: bool = F
         checks=frozenset(checks),
         concurrency=args.concurrency or 1,
         progress_every_s=0.2 if tty else 2.0,
+        delivery_process=_delivery_process(args.delivery_process, env),
     )
+
+
+def _delivery_process(flag: bool | None, env: Mapping[str, str]) -> bool | None:
+    if flag is not None:
+        return flag
+    variable = env_variable("delivery-process")
+    raw = env.get(variable)
+    return None if not raw else Settings.resolve({variable: raw}, {}).delivery_process
 
 
 def resolve_scenario_path(name: str) -> Path:
@@ -432,6 +451,8 @@ def replay_settings(scenario: Scenario, target: Endpoint, options: ReplayOptions
         retry=_retry_policy(scenario, options),
         # Retries run beside first attempts; the pool only has to be wide enough not to queue them.
         delivery_concurrency=max(64, options.concurrency * 2),
+        delivery_process=(options.concurrency >= AUTO_DELIVERY_PROCESS if options.delivery_process is None
+                          else options.delivery_process),
         quiet=True,
     )
     settings.check()

@@ -15,6 +15,7 @@ from typing import Any
 from mockknock import __version__
 from mockknock.clock import Clock, ScaledClock, VirtualClock
 from mockknock.config import Endpoint, RetryPolicy, Settings
+from mockknock.courier import transport_for
 from mockknock.delivery import Delivery
 from mockknock.emitter import Emitter
 from mockknock.engine import Engine
@@ -68,6 +69,7 @@ class Simulation:
             settings.delivery_concurrency,
             user_agent=f"mockknock/{__version__}",
             outages=self.outages,
+            transport=transport_for(settings.delivery_process, settings.delivery_concurrency),
         )
         self.api_first = ApiFirst(settings.api_first_wait_s)
         self.delivery.gate = self.api_first.turn

@@ -147,6 +147,8 @@ async def make_server(schemas: SchemaRegistry) -> AsyncIterator[ServerFactory]:
             "seed": 7,
             "quiet": True,
             "webhook_urls": tuple(Endpoint.parse(e) for e in endpoints),
+            # In-process POSTs unless a test asks for the delivery process (test_courier.py).
+            "delivery_process": False,
         }
         values.update(overrides)
         scenario = values.pop("scenario_obj", None) or plain_scenario()

@@ -1,0 +1,194 @@
+"""Webhook POSTs from mockknock's delivery process (courier.py): the frames, and delivery end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from mockknock.config import RetryPolicy
+from mockknock.courier import (
+    CourierTransport,
+    FrameReader,
+    decode_request,
+    decode_result,
+    encode_request,
+    encode_result,
+)
+from mockknock.server import MockKnockServer
+from mockknock.transport import ErrorKind, PostResult
+from tests.conftest import SECRET, Receiver, ServerFactory
+from tests.test_webhooks_e2e import independent_verify, trigger
+
+
+def _transport(server: MockKnockServer) -> CourierTransport:
+    transport = server.simulation.delivery.transport
+    assert isinstance(transport, CourierTransport)
+    return transport
+
+
+class TestFrames:
+    """What crosses the pipe comes out as it went in, however the stream is cut."""
+
+    def test_request_round_trip(self) -> None:
+        """URL, body bytes (NULs included), headers and timeout survive encoding."""
+        body = b'{"a":"\x00\xff","b":"\xc3\xa9"}'
+        headers = {"content-type": "application/json", "x-knock-signature": "t=1,s=abc=", "user-agent": "mk/1"}
+        frame = encode_request(4_000_000_000, "http://127.0.0.1:9/h\u00e9?x=1", body, headers, 2.5)
+        reader_frames: list[bytes] = []
+        FrameReader(reader_frames.append).feed(frame)
+        assert decode_request(reader_frames[0]) == (4_000_000_000, "http://127.0.0.1:9/h\u00e9?x=1", body,
+                                                    headers, 2.5)
+
+    @pytest.mark.parametrize("result", [
+        PostResult(204, 1.25),
+        PostResult(500, 3.0, excerpt="oops \u2603"),
+        PostResult(None, 100.0, "timed out after 0.1s", ErrorKind.TIMEOUT),
+        PostResult(None, 0.5, "ClientConnectorError: refused", ErrorKind.CONNECT),
+        PostResult(None, 0.0, "mockknock's delivery process exited (code 1)", ErrorKind.INTERNAL),
+    ])
+    def test_result_round_trip(self, result: PostResult) -> None:
+        """Every kind of answer, and no answer, decodes to the same PostResult."""
+        frames: list[bytes] = []
+        FrameReader(frames.append).feed(encode_result(7, result))
+        assert decode_result(frames[0]) == (7, result)
+
+    def test_frames_split_anywhere(self) -> None:
+        """Fed a byte at a time, or several frames in one chunk, the reader yields each frame once."""
+        stream = b"".join(encode_result(n, PostResult(200 + n, float(n))) for n in range(5))
+        for chunk in (1, 3, len(stream)):
+            frames: list[bytes] = []
+            reader = FrameReader(frames.append)
+            for at in range(0, len(stream), chunk):
+                reader.feed(stream[at:at + chunk])
+            assert [decode_result(f)[0] for f in frames] == [0, 1, 2, 3, 4]
+
+
+class TestDeliveryProcess:
+    """`serve`'s default: the same webhooks, signed the same way, POSTed by a child process."""
+
+    async def test_signed_sequence_arrives(self, make_server: ServerFactory, receiver: Receiver) -> None:
+        """A trigger's four webhooks arrive signed; the log has them from the child's answers."""
+        server = await make_server(receiver.url, virtual_clock=True, delivery_process=True)
+        assert _transport(server).in_child
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url)
+        await asyncio.wait_for(server.simulation.settle(), 30)
+        assert sorted(receiver.types()) == ["message.delivered"] * 2 + ["message.sent"] * 2
+        for received in receiver.received:
+            independent_verify(received.body, received.headers["x-knock-signature"], SECRET)
+            assert received.headers["User-Agent"].startswith("mockknock/")
+        attempts = list(server.simulation.store.deliveries)
+        assert [a.status for a in attempts] == [204] * 4
+        assert all(a.latency_ms > 0 for a in attempts)
+
+    async def test_same_bytes_as_in_process(
+        self, make_server: ServerFactory, make_receiver: Any
+    ) -> None:
+        """Same seed, either transport: the receiver gets the same bodies and event headers."""
+        seen: list[list[tuple[str, bytes]]] = []
+        for in_child in (False, True):
+            receiver = await make_receiver()
+            server = await make_server(receiver.url, virtual_clock=True, delivery_process=in_child)
+            async with aiohttp.ClientSession() as session:
+                await trigger(session, server.url, recipients=["u1", "u2"])
+            await asyncio.wait_for(server.simulation.settle(), 30)
+            seen.append(sorted((r.headers["x-knock-event"], r.body) for r in receiver.received))
+            await server.stop()
+        assert len(seen[0]) == 8
+        assert seen[0] == seen[1]
+
+    async def test_errors_and_timeouts_come_back(
+        self, make_server: ServerFactory, receiver: Receiver, aiohttp_server: Any
+    ) -> None:
+        """A 500 with a body, a timeout and a closed port are logged as in-process delivery logs them."""
+        receiver.script = [500]
+
+        async def slow(request: web.Request) -> web.Response:
+            await asyncio.sleep(1)
+            return web.Response(status=204)
+
+        app = web.Application()
+        app.router.add_post("/hook", slow)
+        slow_server = await aiohttp_server(app, host="127.0.0.1", port=0)
+        retry = RetryPolicy(max_attempts=2, timeout_s=0.2, base_us=1_000_000)
+        server = await make_server(
+            f"{receiver.url}|message.sent", f"{slow_server.make_url('/hook')}|message.sent",
+            "http://127.0.0.1:9/hook|message.sent", virtual_clock=True, retry=retry, delivery_process=True,
+        )
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url, recipients=["u1"])
+        await asyncio.wait_for(server.simulation.settle(), 30)
+        by_endpoint: dict[str, list[Any]] = {}
+        for attempt in server.simulation.store.deliveries:
+            by_endpoint.setdefault(attempt.endpoint.rsplit(":", 1)[1], []).append(attempt)
+        first = sorted(server.simulation.store.deliveries, key=lambda a: (a.endpoint, a.event_seq, a.attempt))
+        kinds = {(a.status, a.error_kind) for a in first}
+        assert (500, None) in kinds and (204, None) in kinds
+        assert (None, ErrorKind.TIMEOUT) in kinds and (None, ErrorKind.CONNECT) in kinds
+        timeouts = [a for a in first if a.error_kind == ErrorKind.TIMEOUT]
+        assert all(a.error == "timed out after 0.2s" and a.latency_ms < 900 for a in timeouts)
+        assert len(timeouts) == 4  # two message.sent events, two attempts each
+
+    async def test_a_killed_child_is_replaced(self, make_server: ServerFactory, receiver: Receiver) -> None:
+        """Attempts the child held fail as `internal` and are retried through a new child; nothing is lost."""
+        receiver.delay_s = 0.3
+        retry = RetryPolicy(max_attempts=3, base_us=1_000_000)
+        server = await make_server(receiver.url, virtual_clock=True, retry=retry, delivery_process=True)
+        transport = _transport(server)
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url)
+            await receiver.wait_for(1)
+        process = transport._process  # the child to kill
+        assert process is not None
+        os.kill(process.get_pid(), signal.SIGKILL)
+        await asyncio.wait_for(server.simulation.settle(), 30)
+        attempts = list(server.simulation.store.deliveries)
+        internal = [a for a in attempts if a.error_kind == ErrorKind.INTERNAL]
+        assert internal and all("delivery process exited" in (a.error or "") for a in internal)
+        delivered = {a.event_seq for a in attempts if a.ok}
+        assert len(delivered) == 4
+        assert transport.in_child
+
+    async def test_falls_back_when_no_child_can_run(self, make_server: ServerFactory, receiver: Receiver,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+        """A child that cannot start (here: an interpreter that exits at once) leaves POSTs to this process,
+        after a few tries, and says so in the log."""
+        server = await make_server(receiver.url, virtual_clock=True, delivery_process=True)
+        await server.simulation.delivery.close()
+        broken = CourierTransport(4, python=sys.executable + "-does-not-exist")
+        server.simulation.delivery.transport = broken  # before start(): any Transport will do
+        await server.simulation.delivery.start(server.simulation.delivery.endpoints)
+        assert not broken.in_child
+        assert "cannot start mockknock's delivery process" in caplog.text
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url)
+        await asyncio.wait_for(server.simulation.settle(), 30)
+        assert len(receiver.received) == 4
+
+    async def test_gives_up_on_a_child_that_keeps_dying(self, make_server: ServerFactory, receiver: Receiver,
+                                                       caplog: pytest.LogCaptureFixture, tmp_path: Any) -> None:
+        """After three deaths in a row with no answer between them, this process makes the POSTs."""
+        dies = tmp_path / "python"
+        dies.write_text("#!/bin/sh\nexit 3\n")
+        dies.chmod(0o755)
+        retry = RetryPolicy(max_attempts=8, base_us=1_000_000)
+        server = await make_server(receiver.url, virtual_clock=True, retry=retry, delivery_process=True)
+        await server.simulation.delivery.close()
+        broken = CourierTransport(4, python=str(dies))
+        server.simulation.delivery.transport = broken  # before start(): any Transport will do
+        await server.simulation.delivery.start(server.simulation.delivery.endpoints)
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url)
+        await asyncio.wait_for(server.simulation.settle(), 30)
+        assert not broken.in_child
+        assert "died 3 times in a row" in caplog.text
+        assert len({(r.headers["x-knock-event"], r.body) for r in receiver.received}) == 4
+        failed = [a for a in server.simulation.store.deliveries if a.error_kind == ErrorKind.INTERNAL]
+        assert failed and all("code 3" in (a.error or "") for a in failed)
