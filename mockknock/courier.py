@@ -235,6 +235,10 @@ class CourierTransport:
 
     async def close(self) -> None:
         self._closing = True
+        if self._starting is not None and not self._starting.done():  # a replacement must not outlive this
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
         process, child = self._process, self._child
         if process is not None and child is not None:
             stdin = process.get_pipe_transport(0)
@@ -266,7 +270,11 @@ def _child_environment() -> dict[str, str]:
 
 
 def transport_for(in_child: bool, concurrency: int) -> Transport:
-    return CourierTransport(concurrency) if in_child else SessionTransport(concurrency)
+    # The child reads its stdin through the event loop, which Windows' proactor loop cannot do for an
+    # inherited pipe; there, POSTs stay in this process.
+    if in_child and sys.platform != "win32":
+        return CourierTransport(concurrency)
+    return SessionTransport(concurrency)
 
 
 # -- the child's side -----------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from mockknock.config import RetryPolicy
+from mockknock import replay as replay_module
+from mockknock.cli import build_parser, settings_from
+from mockknock.config import Endpoint, RetryPolicy, Settings
 from mockknock.courier import (
     CourierTransport,
     FrameReader,
@@ -21,6 +23,8 @@ from mockknock.courier import (
     encode_request,
     encode_result,
 )
+from mockknock.errors import ConfigError
+from mockknock.scenario_file import load_default
 from mockknock.server import MockKnockServer
 from mockknock.transport import ErrorKind, PostResult
 from tests.conftest import SECRET, Receiver, ServerFactory
@@ -192,3 +196,38 @@ class TestDeliveryProcess:
         assert len({(r.headers["x-knock-event"], r.body) for r in receiver.received}) == 4
         failed = [a for a in server.simulation.store.deliveries if a.error_kind == ErrorKind.INTERNAL]
         assert failed and all("code 3" in (a.error or "") for a in failed)
+
+
+class TestChoosingIt:
+    """Where the delivery process is on, and how to turn it off."""
+
+    def test_serve_default_and_overrides(self) -> None:
+        """On by default; the variable and the flag turn it off, the flag winning; a bad value says where."""
+        assert Settings.resolve({}, {}).delivery_process is True
+        assert Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "false"}, {}).delivery_process is False
+        assert Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "0"}, {"delivery_process": True}).delivery_process
+        with pytest.raises(ConfigError, match="MOCKKNOCK_DELIVERY_PROCESS='maybe' is not valid"):
+            Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "maybe"}, {})
+
+    def test_cli_flags(self) -> None:
+        """`serve --no-delivery-process` reaches the settings."""
+        args = build_parser().parse_args(["serve", "--no-delivery-process"])
+        assert settings_from(args, {}).delivery_process is False
+        args = build_parser().parse_args(["serve"])
+        assert settings_from(args, {"MOCKKNOCK_DELIVERY_PROCESS": "off"}).delivery_process is False
+
+    @pytest.mark.parametrize(("argv", "env", "expected"), [
+        ([], {}, False),
+        (["--concurrency", "15"], {}, False),
+        (["--concurrency", "16"], {}, True),
+        (["--concurrency", "64", "--no-delivery-process"], {}, False),
+        (["--delivery-process"], {}, True),
+        (["--concurrency", "64"], {"MOCKKNOCK_DELIVERY_PROCESS": "false"}, False),
+    ])
+    def test_replay_uses_it_from_concurrency_16(self, argv: list[str], env: dict[str, str],
+                                                expected: bool) -> None:
+        """Below 16 first attempts in flight, each event waits for its answer and the extra hop costs more."""
+        args = build_parser().parse_args(["replay", "default", "--target", "http://127.0.0.1:9/hook", *argv])
+        options = replay_module.options_from(args, env)
+        settings = replay_module.replay_settings(load_default(), Endpoint.parse("http://127.0.0.1:9/hook"), options)
+        assert settings.delivery_process is expected

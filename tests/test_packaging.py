@@ -53,3 +53,15 @@ class TestWheel:
         assert result.returncode == 0, result.stderr
         count, name = result.stdout.split()
         assert int(count) >= 30 and name == "default"
+
+    def test_installed_wheel_runs_the_delivery_process(self, wheel: Path, tmp_path: Path) -> None:
+        """The child `serve` starts for its POSTs runs from the installed package, as `python -m`."""
+        target = tmp_path / "site"
+        zipfile.ZipFile(wheel).extractall(target)
+        env = {**os.environ, "PYTHONPATH": str(target)}
+        result = subprocess.run(
+            [sys.executable, "-m", "mockknock.courier", "--help"], cwd=tmp_path, env=env, capture_output=True,
+            text=True, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "started by mockknock, not by hand" in result.stdout
