@@ -86,11 +86,11 @@ async def run(events: int, repeats: int) -> None:
             path.write_text(SCENARIO.format(count=events // 4))
             bodies = [(e.type.value, e.body) for e in event_stream(load_scenario(path), seed=1, triggers=[])]
             print(f"{len(bodies)} events per run, receiver in another process, median of {repeats} runs")
-            print("replay: POSTs from its delivery process (its default from --concurrency 16); in-process: "
+            print("replay: POSTs from its delivery process (its default from --concurrency 32); in-process: "
                   "--no-delivery-process")
             print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'replay ev/s':>11}  {'ratio':>6}  target 0.5x   "
                   f"{'in-process ev/s':>15}  {'ratio':>6}")
-            for concurrency in (1, 8, 64):
+            for concurrency in (1, 8, 32, 64):
                 bare_rates, replay_rates, inproc_rates, ratios, inproc_ratios = [], [], [], [], []
                 hours = 0.0
                 for _ in range(repeats):

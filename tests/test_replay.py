@@ -474,7 +474,8 @@ class TestDeterminism:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """More events than replay lets wait at once (the clock is held, then let go): all delivered, in
-        emission order, the same bytes twice; at concurrency 16 the same set of bodies."""
+        emission order, the same bytes twice; at concurrency 32 (through the delivery process) the same set
+        of bodies."""
         count = replay._HIGH_WATER * 3 // 4 + 50  # four events per call: past the mark
         path = tmp_path / "long.yaml"
         path.write_text(
@@ -492,7 +493,7 @@ class TestDeterminism:
 
         monkeypatch.setattr(VirtualClock, "hold", counting_hold)
         runs = []
-        for concurrency in ("1", "1", "16"):
+        for concurrency in ("1", "1", "32"):
             receiver = await make_receiver()
             outcome = await run_replay(schemas, tmp_path, path, receiver.url, "--concurrency", concurrency,
                                        "--quiet")
