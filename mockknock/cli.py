@@ -142,6 +142,7 @@ def banner(server: MockKnockServer) -> list[str]:
         lines.append(f"  webhooks  -> {where}{only}")
     secret_note = " (generated; pass --signing-secret to fix it)" if sim.secret_generated else ""
     lines.append(f"  signing secret  {sim.secret}{secret_note}")
+    lines.append(f"  delivery  {sim.delivery.transport.describe()}")
     lines.append(f"  retries   {sim.delivery.policy.describe()}")
     lines.append(f"  control   {server.url}/__mockknock   (Ctrl-C stops)")
     return lines

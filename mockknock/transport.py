@@ -46,6 +46,8 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
+    def describe(self) -> str: ...
+
 
 class SessionTransport:
     """POSTs from this process through one ClientSession whose pool holds ``concurrency`` connections."""
@@ -83,6 +85,9 @@ class SessionTransport:
         except aiohttp.ClientError as exc:
             error, kind = f"{type(exc).__name__}: {exc}", ErrorKind.CONNECT
         return PostResult(None, (time.perf_counter() - started) * 1000, error, kind)
+
+    def describe(self) -> str:
+        return "POSTed from this process"
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -51,8 +52,10 @@ class TestServeCommand:
             _, banner_rest = await read_until(process.stdout, re.compile(r"(control)"))
             banner += banner_rest
             for fragment in ("KNOCK_BASE_URL=", "base_url=", "baseURL:", "built-in sink", "signing secret  whsec_",
-                             "seed      3", "scaled x1000"):
+                             "seed      3", "scaled x1000", "POSTed from a child process (pid "):
                 assert fragment in banner, f"{fragment!r} missing from banner:\n{banner}"
+            courier = int(re.search(r"child process \(pid (\d+)", banner).group(1))  # type: ignore[union-attr]
+            assert Path(f"/proc/{courier}").exists() or not Path("/proc").exists()
             async with aiohttp.ClientSession() as session, session.post(
                 f"{url}/v1/workflows/welcome/trigger", json={"recipients": ["u1"]}, headers=AUTH
             ) as response:
@@ -63,6 +66,9 @@ class TestServeCommand:
             process.send_signal(signal.SIGINT)
             code = await asyncio.wait_for(process.wait(), 10)
         assert code == 0
+        # Ctrl-C stops the delivery process with the server (it ignores the signal itself and exits when the
+        # server closes its stdin), so nothing is left behind.
+        assert not Path(f"/proc/{courier}").exists(), "the delivery process outlived the server"
 
     def test_help_documents_every_option(self) -> None:
         """--help names each option and the MOCKKNOCK_ variables."""
