@@ -79,6 +79,8 @@ class FrameReader:
     """Splits a byte stream into the length-prefixed frames it carries, whatever the chunking."""
 
     def __init__(self, on_frame: Callable[[bytes], None]) -> None:
+        # A bytearray, grown in place: a 10 MB body arrives in many chunks, and joining bytes chunk by chunk
+        # would copy it over and over.
         self._buffer = bytearray()
         self._on_frame = on_frame
 

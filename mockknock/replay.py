@@ -72,6 +72,7 @@ from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
 from mockknock.schemas import SchemaRegistry
 from mockknock.simulation import Simulation
+from mockknock.transport import request_body
 
 DELIVERED = "delivered"
 TAMPERED = "tampered-signature"
@@ -604,7 +605,7 @@ class _Sender:
         header = signature or signing.sign(data, self._secret)
         started = time.perf_counter()
         try:
-            async with self._session.post(self._url, data=data, headers=self.headers(event, header),
+            async with self._session.post(self._url, data=request_body(data), headers=self.headers(event, header),
                                           allow_redirects=False) as response:
                 content = await response.content.read(BODY_PREVIEW_BYTES)
                 return _Answer(response.status, response.reason or "", content, None,

@@ -8,6 +8,7 @@ API and the simulation keep this process's core while webhooks flow.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ from typing import Protocol
 import aiohttp
 
 EXCERPT_BYTES = 200
+# aiohttp warns that a bytes body this large "might lock the event loop" and asks for a file-like one,
+# which it then writes in chunks. Webhook bodies reach this size when a trigger's data is near Knock's
+# 10 MB limit.
+LARGE_BODY_BYTES = 1 << 20
 
 
 class ErrorKind:
@@ -25,6 +30,11 @@ class ErrorKind:
     CONNECT = "connect"
     SIMULATED = "simulated"  # set by delivery itself, never by a transport
     INTERNAL = "internal"  # mockknock could not make the attempt (its delivery process died)
+
+
+def request_body(body: bytes) -> bytes | io.BytesIO:
+    """What to hand aiohttp as ``data``: the bytes, or a file over them when aiohttp would warn."""
+    return io.BytesIO(body) if len(body) > LARGE_BODY_BYTES else body
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +83,10 @@ class SessionTransport:
             # re-arm a timer on every chunk received, and let a receiver that trickles its answer hold an
             # attempt open for ever.)
             self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        data = request_body(body)
         started = time.perf_counter()
         try:
-            async with self._session.post(url, data=body, headers=headers, allow_redirects=False,
+            async with self._session.post(url, data=data, headers=headers, allow_redirects=False,
                                           timeout=self._timeout) as response:
                 answer = await response.read()
                 excerpt = answer[:EXCERPT_BYTES].decode("utf-8", errors="replace") if answer else None
