@@ -159,11 +159,15 @@ class CourierTransport:
         self._closing = False
         await self._start()
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id; None while there is none."""
+        return self._process.get_pid() if self._process is not None else None
+
     def describe(self) -> str:
         if self._fallback is not None:
             return "POSTed from this process (the delivery process could not run; see the log)"
-        pid = self._process.get_pid() if self._process is not None else None
-        return f"POSTed from a child process (pid {pid}; --no-delivery-process keeps them in this one)"
+        return f"POSTed from a child process (pid {self.pid}; --no-delivery-process keeps them in this one)"
 
     async def _start(self) -> None:
         try:
