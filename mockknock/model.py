@@ -389,7 +389,7 @@ class DeliveryAttempt:
     latency_ms: float
     final: bool  # no further attempt follows this one
     outage_id: str | None = None  # set when a simulated outage caused this failure on purpose
-    error_kind: str | None = None  # "timeout", "connect" or "simulated" when there was no answer
+    error_kind: str | None = None  # transport.ErrorKind: timeout, connect, simulated or internal, when no answer
     response_excerpt: str | None = None  # the first bytes of the receiver's answer, for reports
 
     @property

@@ -72,7 +72,7 @@ from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
 from mockknock.schemas import SchemaRegistry
 from mockknock.simulation import Simulation
-from mockknock.transport import request_body
+from mockknock.transport import ErrorKind, request_body
 
 DELIVERED = "delivered"
 TAMPERED = "tampered-signature"
@@ -263,10 +263,15 @@ def _answer(attempt: DeliveryAttempt) -> str:
     return f"no answer: {attempt.error}"
 
 
+# How an attempt without an answer is counted; anything else is the target's connection failing.
+_NO_ANSWER = {ErrorKind.TIMEOUT: "timeout", ErrorKind.SIMULATED: "simulated outage",
+              ErrorKind.INTERNAL: "mockknock's delivery process died"}
+
+
 def _answer_kind(attempt: DeliveryAttempt) -> str:
     if attempt.status is not None:
         return str(attempt.status)
-    return {"timeout": "timeout", "simulated": "simulated outage"}.get(attempt.error_kind or "", "connection error")
+    return _NO_ANSWER.get(attempt.error_kind or "", "connection error")
 
 
 _HIGH_WATER = 2_000

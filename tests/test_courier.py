@@ -26,6 +26,7 @@ from mockknock.courier import (
     encode_result,
 )
 from mockknock.errors import ConfigError
+from mockknock.model import DeliveryAttempt, EventType
 from mockknock.scenario_file import load_default
 from mockknock.server import MockKnockServer
 from mockknock.transport import ErrorKind, PostResult
@@ -231,6 +232,19 @@ class TestChoosingIt:
         options = replay_module.options_from(args, env)
         settings = replay_module.replay_settings(load_default(), Endpoint.parse("http://127.0.0.1:9/hook"), options)
         assert settings.delivery_process is expected
+
+
+class TestReplayCountsIt:
+    """In replay's report a dead child is mockknock's failure, never the target's."""
+
+    def test_internal_is_not_a_connection_error(self) -> None:
+        """Only connection failures count towards 'the target could not be reached' (exit 3)."""
+        def attempt(kind: str) -> DeliveryAttempt:
+            return DeliveryAttempt(1, EventType.MESSAGE_SENT, "http://127.0.0.1:9/h", 1, 0, None, "x", 0.0, False,
+                                   error_kind=kind)
+
+        assert replay_module._answer_kind(attempt(ErrorKind.INTERNAL)) == "mockknock's delivery process died"
+        assert replay_module._answer_kind(attempt(ErrorKind.CONNECT)) == "connection error"
 
 
 class TestLargeBodies:
