@@ -191,6 +191,8 @@ class CourierTransport:
         stdin = transport.get_pipe_transport(0)
         assert isinstance(stdin, asyncio.WriteTransport)
         self._process, self._child, self._batch = transport, child, _Batch(stdin.write)
+        if child.exited.done():  # it died while the pipes were being connected, before it was ours to mourn
+            self._on_exit(child)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> PostResult:
         # A new child can die before this attempt is handed to it; each death counts towards giving up.
