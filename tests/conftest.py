@@ -19,6 +19,7 @@ from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
 from mockknock.schemas import SchemaRegistry
 from mockknock.server import MockKnockServer
+from mockknock.simulation import Simulation
 
 SECRET = "whsec_test_secret"
 # What make_server runs unless a test passes scenario_obj: any workflow key, an in-app message sent and
@@ -72,6 +73,17 @@ class Receiver:
 
     def types(self) -> list[str]:
         return [r.type for r in self.received]
+
+    def types_emitted(self, simulation: Simulation) -> list[str]:
+        """The types of what arrived, in the order mockknock emitted them (see in_emission_order)."""
+        return [r.type for r in self.in_emission_order(simulation)]
+
+    def in_emission_order(self, simulation: Simulation) -> list[Received]:
+        """What arrived, ordered as mockknock emitted it. Deliveries run concurrently, so on a loaded machine
+        a later event can arrive first (Knock promises no order either); tests about the sequence emitted
+        read it this way. A body mockknock never emitted fails the test here."""
+        emitted = {event.body: event.seq for event in simulation.store.events if event.built}
+        return sorted(self.received, key=lambda r: emitted[r.body])
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         async def enough() -> None:

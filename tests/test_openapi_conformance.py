@@ -117,9 +117,9 @@ class TestEmittedAgainstOpenApi:
 
     async def test_event_data_shapes(self, rich_run: tuple[Receiver, Any]) -> None:
         """Attempts count up to the max; failures carry reasons; clicks carry the url; push bounces a token."""
-        receiver, _ = rich_run
+        receiver, server = rich_run
         by_type: dict[str, list[dict[str, Any]]] = {}
-        for received in receiver.received:
+        for received in receiver.in_emission_order(server.simulation):
             by_type.setdefault(received.type, []).append(received.json)
         attempts = [e["event_data"]["attempt"] for e in by_type["message.delivery_attempted"]
                     if e["data"]["recipient"] == "u1"]
@@ -136,8 +136,8 @@ class TestEmittedAgainstOpenApi:
 
     async def test_engagement_accumulates_and_clears(self, rich_run: tuple[Receiver, Any]) -> None:
         """seen/read/archived add statuses with *_at; their opposites remove them."""
-        receiver, _ = rich_run
-        feed = [r.json for r in receiver.received
+        receiver, server = rich_run
+        feed = [r.json for r in receiver.in_emission_order(server.simulation)
                 if r.json["data"].get("channel", {}).get("key") == "feed" and r.json["data"]["recipient"] == "u1"]
         statuses = [(e["type"], e["data"]["engagement_statuses"]) for e in feed]
         assert statuses[4] == ("message.interacted", ["seen", "read", "interacted"])

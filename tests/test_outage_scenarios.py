@@ -161,13 +161,9 @@ class Rehearsal:
         return {r.json["data"]["recipient"] for r in self.receiver.received if r.type.startswith("message.")}
 
     def sequences(self) -> dict[str, list[str]]:
-        """Message id -> its event types (without "message."), from what the receiver got, in emission order.
-
-        Not in arrival order: deliveries run concurrently, so on a loaded machine a message's `delivered`
-        can reach the receiver before its `sent`, as Knock's can."""
-        emitted = {event.body: event.seq for event in self.server.simulation.store.events if event.built}
+        """Message id -> its event types (without "message."), from what the receiver got, in emission order."""
         found: dict[str, list[str]] = {}
-        for received in sorted(self.receiver.received, key=lambda r: emitted[r.body]):
+        for received in self.receiver.in_emission_order(self.server.simulation):
             body = received.json
             found.setdefault(body["data"]["id"], []).append(body["type"].removeprefix("message."))
         return found

@@ -57,7 +57,7 @@ class TestSignedSequence:
             ["message.sent", "message.delivered", "message.sent", "message.delivered"]
         )
         by_channel: dict[str, list[str]] = {}
-        for received in receiver.received:
+        for received in receiver.in_emission_order(server.simulation):
             body = received.json
             schemas.validate_event(body)
             assert list(body) == ["__typename", "type", "created_at", "data", "event_data"]
