@@ -1,13 +1,15 @@
 """What ``mockknock serve`` costs next to bare aiohttp, measured in one run on this machine.
 
-Run: ``python bench/serve.py`` (about 15 minutes) or ``python bench/serve.py --quick`` (about 1.5 minutes).
+Run: ``python bench/serve.py`` (about 20 minutes) or ``python bench/serve.py --quick`` (about 2 minutes).
 Everything talks to 127.0.0.1 only, and every loop is bounded in count and in time.
 
 (a) Trigger API: ``POST /v1/workflows/{key}/trigger`` at 64 connections (an Idempotency-Key per request,
     as the SDKs send) against ``python -m mockknock serve`` in its own process, its webhooks flowing to a
-    receiver in a third process, next to a bare aiohttp JSON POST handler measured the same way.
-(b) Webhook delivery: events emitted, validated, signed, POSTed and logged by an in-process Simulation,
-    next to a bare aiohttp client POSTing the same bodies to the same receiver at the same concurrency.
+    receiver in a third process, next to a bare aiohttp JSON POST handler measured the same way; and again
+    with ``--no-delivery-process`` (POSTs from the serving process instead of its child).
+(b) Webhook delivery: events emitted, validated, signed, POSTed and logged by an in-process Simulation
+    (POSTs through its delivery process, whose CPU is counted too; and again without it), next to a bare
+    aiohttp client POSTing the same bodies to the same receiver at the same concurrency.
 (c) Start-up: from starting ``python -m mockknock serve`` to the port accepting connections.
 (d) Memory per stored message at 100k messages (10k with --quick), with tracemalloc and RSS, in a
     fresh interpreter, right after creation (later lifecycle steps still pending) and after all fired.
@@ -1085,7 +1087,7 @@ def report_e(e: dict[str, float], a: dict[str, list[LoadResult]] | None,
 def main(argv: Sequence[str] | None = None) -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("--quick", action="store_true", help="smaller runs, about 1.5 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, about 2 minutes")
     parser.add_argument("--only", default="abcde",
                         help="which sections to run, e.g. --only ac (default abcde; e = cost breakdown)")
     parser.add_argument("--reps", type=int, help="interleaved repetitions (default 5, --quick 3)")
