@@ -74,6 +74,18 @@ def arguments(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+def bulk_scenario(name: str, every: str, count: int, outages: str = "") -> str:
+    """Any workflow key: in-app sent+delivered at once, email a second and two later; ``count`` calls for u1
+    (four events each), one every ``every``."""
+    return (
+        f"version: 1\nname: {name}\nunknown_workflows: accept\n"
+        "lifecycles:\n  - match: {channel_type: in_app_feed}\n    events: [sent, delivered]\n"
+        "  - match: {channel_type: email}\n    events: [+1s sent, +2s delivered]\n"
+        f"{outages}"
+        f"script:\n  - {{at: 0s, every: {every}, count: {count}, workflow: bulk, recipients: [u1]}}\n"
+    )
+
+
 @pytest.fixture
 def scenario_file(tmp_path: Path) -> Path:
     path = tmp_path / "orders.yaml"
@@ -478,12 +490,7 @@ class TestDeterminism:
         of bodies."""
         count = replay._HIGH_WATER * 3 // 4 + 50  # four events per call: past the mark
         path = tmp_path / "long.yaml"
-        path.write_text(
-            "version: 1\nname: long\nunknown_workflows: accept\n"
-            "lifecycles:\n  - match: {channel_type: in_app_feed}\n    events: [sent, delivered]\n"
-            "  - match: {channel_type: email}\n    events: [+1s sent, +2s delivered]\n"
-            f"script:\n  - {{at: 0s, every: 10s, count: {count}, workflow: bulk, recipients: [u1]}}\n"
-        )
+        path.write_text(bulk_scenario("long", every="10s", count=count))
         holds: list[int] = []
         original_hold = VirtualClock.hold
 
@@ -527,13 +534,10 @@ async def test_backpressure_never_holds_the_clock_a_delivery_outage_needs(
     replay still finishes and delivers every event."""
     count = replay._HIGH_WATER * 3 // 8 + 50  # four events per call: past the mark
     path = tmp_path / "outage.yaml"
-    path.write_text(
-        "version: 1\nname: outage\nunknown_workflows: accept\n"
-        "lifecycles:\n  - match: {channel_type: in_app_feed}\n    events: [sent, delivered]\n"
-        "  - match: {channel_type: email}\n    events: [+1s sent, +2s delivered]\n"
-        f"outages:\n  - {{component: webhook_delivery, {effect}, start: 0s, duration: 2h}}\n"
-        f"script:\n  - {{at: 0s, every: 1s, count: {count * 2}, workflow: bulk, recipients: [u1]}}\n"
-    )
+    path.write_text(bulk_scenario(
+        "outage", every="1s", count=count * 2,
+        outages=f"outages:\n  - {{component: webhook_delivery, {effect}, start: 0s, duration: 2h}}\n",
+    ))
     receiver = await make_receiver()
     outcome = await asyncio.wait_for(
         run_replay(schemas, tmp_path, path, receiver.url, "--quiet"), timeout=50
