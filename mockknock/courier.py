@@ -2,7 +2,7 @@
 
 The parent (``CourierTransport``) writes each request down the child's stdin as one length-prefixed
 frame and reads each answer back from its stdout; the child (``python -m mockknock.courier``) makes the
-POSTs through a ``SessionTransport`` of its own. Frames written in one event-loop turn go in one write,
+POSTs through a ``InProcessTransport`` of its own. Frames written in one event-loop turn go in one write,
 so a busy parent pays a few microseconds per webhook instead of an aiohttp request.
 
 The child exits when its stdin closes: when the parent closes the transport, or dies. If the child dies
@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from mockknock.transport import ErrorKind, PostResult, SessionTransport, Transport
+from mockknock.transport import ErrorKind, InProcessTransport, PostResult, Transport
 
 _log = logging.getLogger("mockknock.courier")
 
@@ -148,7 +148,7 @@ class CourierTransport:
         self._starting: asyncio.Task[None] | None = None
         self._deaths = 0  # in a row, with no answer between them
         self._closing = False
-        self._fallback: SessionTransport | None = None
+        self._fallback: InProcessTransport | None = None
 
     @property
     def in_child(self) -> bool:
@@ -177,7 +177,7 @@ class CourierTransport:
 
     async def _fall_back(self, reason: str) -> None:
         _log.error("%s; POSTing webhooks from this process from now on", reason)
-        self._fallback = SessionTransport(self._concurrency)
+        self._fallback = InProcessTransport(self._concurrency)
         await self._fallback.open()
 
     async def _spawn(self) -> None:
@@ -288,7 +288,7 @@ def transport_for(in_child: bool, concurrency: int) -> Transport:
     # inherited pipe; there, POSTs stay in this process.
     if in_child and sys.platform != "win32":
         return CourierTransport(concurrency)
-    return SessionTransport(concurrency)
+    return InProcessTransport(concurrency)
 
 
 # -- the child's side -----------------------------------------------------------------------------
@@ -312,7 +312,7 @@ class _Requests(asyncio.Protocol):
 
 async def run_child(concurrency: int, requests_fd: int, results_fd: int) -> None:
     loop = asyncio.get_running_loop()
-    session = SessionTransport(concurrency)
+    session = InProcessTransport(concurrency)
     await session.open()
     out, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(results_fd, "wb", buffering=0))
     batch = _Batch(out.write)

@@ -5,8 +5,8 @@ per webhook would cost twice the CPU of the POST itself once thousands wait on t
 (event, endpoint) pair gets up to ``max_attempts`` attempts; any non-2xx answer or a timeout or connection
 error is queued again after the policy's backoff, measured on the simulation clock (so ``--speed`` and the
 virtual clock scale it). Every attempt is signed afresh with the real wall-clock time and recorded in the
-delivery log. The POST itself goes through a transport (transport.py): one shared ClientSession with
-keep-alive, in this process or in a child process (courier.py).
+delivery log. The POST itself goes through a transport (transport.py): kept-alive connections, in this
+process or in a child process (courier.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How a signed webhook reaches an endpoint: one POST, its answer or why there was none.
 
 Delivery decides what to send, when, and how often; a transport only carries one request. Two exist:
-``SessionTransport`` POSTs from this process through one shared aiohttp ClientSession (keep-alive), and
+``InProcessTransport`` POSTs from this process over kept-alive connections, and
 ``courier.CourierTransport`` hands the same request to a child process that does exactly that, so the
 API and the simulation keep this process's core while webhooks flow.
 """
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+
+from mockknock import http1
 
 EXCERPT_BYTES = 200
 # aiohttp warns that a bytes body this large "might lock the event loop" and asks for a file-like one,
@@ -30,6 +32,9 @@ class ErrorKind:
     CONNECT = "connect"
     SIMULATED = "simulated"  # set by delivery itself, never by a transport
     INTERNAL = "internal"  # mockknock could not make the attempt (its delivery process died)
+
+
+_UNSEEN = object()
 
 
 def request_body(body: bytes) -> bytes | io.BytesIO:
@@ -59,24 +64,57 @@ class Transport(Protocol):
     def describe(self) -> str: ...
 
 
-class SessionTransport:
-    """POSTs from this process through one ClientSession whose pool holds ``concurrency`` connections."""
+class InProcessTransport:
+    """POSTs from this process, at most ``concurrency`` at once (delivery's workers see to that).
+
+    Plain-``http`` endpoints go through ``http1``'s kept-alive connections; https and any URL that client
+    does not send as given go through one aiohttp ClientSession whose pool holds as many connections.
+    """
+
+    # URLs seen, each with its http1 target or None: a delivery has a handful of endpoints, a replay one.
+    _TARGETS_KEPT = 1024
 
     def __init__(self, concurrency: int) -> None:
         self._concurrency = concurrency
         self.backlog = 0
+        self._pool: http1.Http1Pool | None = None
+        self._targets: dict[str, http1.Target | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout()
 
     async def open(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=30),
-            # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._pool = http1.Http1Pool(EXCERPT_BYTES)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> PostResult:
-        assert self._session is not None, "SessionTransport.open() was not called"
+        assert self._pool is not None, "InProcessTransport.open() was not called"
+        target = self._targets.get(url, _UNSEEN)
+        if target is _UNSEEN:
+            if len(self._targets) >= self._TARGETS_KEPT:
+                self._targets.clear()
+            target = self._targets[url] = http1.plain_target(url)
+        if target is None:
+            return await self._post_session(url, body, headers, timeout_s)
+        assert isinstance(target, http1.Target)
+        started = time.perf_counter()
+        try:
+            answer = await self._pool.post(target, body, headers, timeout_s)
+        except TimeoutError:
+            error, kind = f"timed out after {timeout_s:g}s", ErrorKind.TIMEOUT
+        except http1.Http1Error as exc:
+            error, kind = str(exc), ErrorKind.CONNECT
+        else:
+            excerpt = answer.excerpt.decode("utf-8", errors="replace") if answer.excerpt else None
+            return PostResult(answer.status, (time.perf_counter() - started) * 1000, excerpt=excerpt)
+        return PostResult(None, (time.perf_counter() - started) * 1000, error, kind)
+
+    async def _post_session(self, url: str, body: bytes, headers: Mapping[str, str],
+                            timeout_s: float) -> PostResult:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=http1.IDLE_S),
+                # Knock's receivers expect exactly the bytes that were signed; no cookies carried between them.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
         if self._timeout.total != timeout_s:  # the policy changed (a scenario reload): one object per change
             # In total, per attempt: delivery never has more requests under way than pooled connections,
             # so no attempt's clock runs while it waits for a connection. (A per-read timeout would also
@@ -101,6 +139,9 @@ class SessionTransport:
         return "POSTed from this process"
 
     async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None

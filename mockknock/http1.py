@@ -1,0 +1,401 @@
+"""POSTs over kept-alive HTTP/1.1 connections to plain-``http`` endpoints, and reads back the status.
+
+Webhook delivery is nothing but such requests, and aiohttp's client spends about three times the CPU of
+this one on each (bench/README.md, "Fourth round"): it builds a request and a response object, a
+stream reader and a timer context for every POST. Here one ``asyncio.Protocol`` per connection parses
+the answer as it arrives, keeps its first bytes for the delivery log and drops the rest.
+
+Only what a webhook endpoint needs is spoken: ``Content-Length`` or chunked answers, answers that end
+when the connection closes, informational (1xx) answers before the real one, HTTP/1.0 servers.
+``plain_target`` says which URLs qualify; anything else (https, credentials in the URL, a path that
+would need quoting) is the transport's to send through aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# Node's HTTP server closes a connection idle for 5 s, the shortest default among common servers; a
+# connection reused just as the server closes it fails the POST it carried (which is not safe to send
+# again). So connections idle this long are closed here first.
+IDLE_S = 4.0
+MAX_HEAD_BYTES = 64 * 1024
+# Writing a large body after its head, instead of joined to it, saves copying it.
+JOIN_BODY_BYTES = 64 * 1024
+_TARGET = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+_HEAD_END = b"\r\n\r\n"
+_CRLF = b"\r\n"
+_NO_BODY = (204, 304)
+
+
+class Http1Error(Exception):
+    """The endpoint could not be reached, or broke off or garbled its answer."""
+
+
+class ConnectError(Http1Error):
+    """No connection could be opened."""
+
+
+class ProtocolError(Http1Error):
+    """The answer was not HTTP/1.x as this client reads it."""
+
+
+class Disconnected(Http1Error):
+    """The server closed the connection before its answer was complete."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a URL's POSTs go: the address to connect to, and the request's Host and path."""
+
+    host: str
+    port: int
+    host_header: str
+    path: str
+
+
+def plain_target(url: str) -> Target | None:
+    """The target of an ``http://`` URL this client can send to exactly as given, else None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if parts.scheme != "http" or not host or not host.isascii() or "@" in parts.netloc:
+        return None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not _TARGET.fullmatch(path):
+        return None
+    name = f"[{host}]" if ":" in host else host
+    header = name if port in (None, 80) else f"{name}:{port}"
+    return Target(host, 80 if port is None else port, header, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    excerpt: bytes  # the first ``excerpt_bytes`` of the body
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: sends a request, parses its answer as bytes arrive."""
+
+    def __init__(self, excerpt_bytes: int) -> None:
+        self._excerpt_bytes = excerpt_bytes
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._status = 0
+        self._excerpt = bytearray()
+        self._parse = self._head
+        self._remaining = 0  # of the body (Content-Length) or of the current chunk
+        self._keep_alive = True
+        self.closed = False
+        self.idle_since = 0.0
+
+    # -- asyncio.Protocol -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:  # nothing was asked: a server talking out of turn is not reused
+            self.close()
+            return
+        self._buffer += data
+        try:
+            while self._waiter is not None and self._parse():
+                pass
+        except (ValueError, IndexError) as exc:  # malformed numbers or lines, whatever the field
+            self._fail(ProtocolError(f"the answer is not valid HTTP/1.1 ({exc})"))
+
+    def eof_received(self) -> bool:
+        self.closed = True  # not to be handed out in the moment before connection_lost
+        return False  # close our side too: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._waiter is None:
+            return
+        if self._parse == self._until_close:
+            self._finish()
+        elif self._status:
+            self._fail(Disconnected("the server closed the connection in the middle of its answer"))
+        else:
+            detail = f": {exc}" if exc is not None else ""
+            self._fail(Disconnected(f"the server closed the connection without answering{detail}"))
+
+    # -- one exchange ---------------------------------------------------------------------------
+
+    def send(self, head: bytes, body: bytes) -> asyncio.Future[Answer]:
+        assert self._transport is not None and self._waiter is None
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._status, self._parse, self._keep_alive = 0, self._head, True
+        self._excerpt.clear()
+        if len(body) > JOIN_BODY_BYTES:
+            self._transport.write(head)
+            self._transport.write(body)
+        else:
+            self._transport.write(head + body)
+        return self._waiter
+
+    @property
+    def reusable(self) -> bool:
+        return not self.closed and self._keep_alive and self._waiter is None
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def expire(self) -> None:
+        self._fail(TimeoutError())
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter, self._waiter = self._waiter, None
+        self.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _finish(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        transport = self._transport
+        # Bytes after the answer, or a request body the server stopped reading: the connection's state
+        # is no longer known.
+        if self._buffer or (transport is not None and transport.get_write_buffer_size()):
+            self._keep_alive = False
+        if not self._keep_alive:
+            self.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(Answer(self._status, bytes(self._excerpt)))
+
+    def _keep(self, data: bytes | bytearray | memoryview) -> None:
+        room = self._excerpt_bytes - len(self._excerpt)
+        if room > 0:
+            self._excerpt += data[:room]
+
+    # -- the parser: each step consumes what it can and says whether to go on ----------------------
+
+    def _head(self) -> bool:
+        buffer = self._buffer
+        end = buffer.find(_HEAD_END)
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise ValueError(f"no end of headers within {MAX_HEAD_BYTES} bytes")
+            return False
+        lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+        del buffer[:end + 4]
+        version, _, rest = lines[0].partition(" ")
+        code = rest[:3]
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise ValueError(f"status line {lines[0][:80]!r}")
+        status = int(code)
+        length: int | None = None
+        chunked = False
+        connection = ""
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise ValueError(f"header line {line[:80]!r}")
+            name = name.strip().lower()
+            if name == "content-length":
+                value_length = int(value.strip())
+                if value_length < 0 or (length is not None and length != value_length):
+                    raise ValueError("conflicting Content-Length")
+                length = value_length
+            elif name == "transfer-encoding":
+                chunked = value.strip().lower().endswith("chunked")
+            elif name == "connection":
+                connection += value.lower()
+        if 100 <= status < 200:
+            if status == 101:
+                raise ValueError("101 Switching Protocols to a POST that asked for no upgrade")
+            return True  # an interim answer: the real one follows
+        self._status = status
+        if version == "HTTP/1.0":
+            self._keep_alive = "keep-alive" in connection
+        else:
+            self._keep_alive = "close" not in connection
+        if status in _NO_BODY:
+            self._finish()
+        elif chunked:
+            self._parse = self._chunk_size
+        elif length is not None:
+            self._remaining = length
+            self._parse = self._sized
+        else:
+            self._keep_alive = False
+            self._parse = self._until_close
+        return True
+
+    def _sized(self) -> bool:
+        buffer = self._buffer
+        take = min(self._remaining, len(buffer))
+        self._keep(memoryview(buffer)[:take])
+        del buffer[:take]
+        self._remaining -= take
+        if self._remaining:
+            return False
+        self._finish()
+        return False
+
+    def _until_close(self) -> bool:
+        self._keep(self._buffer)
+        self._buffer.clear()
+        return False
+
+    def _chunk_size(self) -> bool:
+        buffer = self._buffer
+        end = buffer.find(_CRLF)
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise ValueError("chunk size line too long")
+            return False
+        size = int(bytes(buffer[:end]).split(b";", 1)[0].strip(), 16)
+        del buffer[:end + 2]
+        if size < 0:
+            raise ValueError("negative chunk size")
+        if size == 0:
+            self._parse = self._trailers
+        else:
+            self._remaining = size
+            self._parse = self._chunk_data
+        return True
+
+    def _chunk_data(self) -> bool:
+        buffer = self._buffer
+        take = min(self._remaining, len(buffer))
+        self._keep(memoryview(buffer)[:take])
+        del buffer[:take]
+        self._remaining -= take
+        if self._remaining:
+            return False
+        self._parse = self._chunk_end
+        return True
+
+    def _chunk_end(self) -> bool:
+        if len(self._buffer) < 2:
+            return False
+        if self._buffer[:2] != _CRLF:
+            raise ValueError("chunk not followed by CRLF")
+        del self._buffer[:2]
+        self._parse = self._chunk_size
+        return True
+
+    def _trailers(self) -> bool:
+        buffer = self._buffer
+        if buffer[:2] == _CRLF:
+            del buffer[:2]
+            self._finish()
+            return False
+        end = buffer.find(_HEAD_END)
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise ValueError("trailers too long")
+            return False
+        del buffer[:end + 4]
+        self._finish()
+        return False
+
+
+def _unsendable(headers: Mapping[str, str]) -> str:
+    for name, value in headers.items():
+        if not f"{name}{value}".isascii() or any(c in f"{name}{value}" for c in "\r\n"):
+            return f"header {name!r} cannot be sent: {value!r} holds a line break or a non-ASCII character"
+    return "the request holds a line break or a non-ASCII character"
+
+
+class Http1Pool:
+    """Kept-alive connections per host and port, each carrying one request at a time.
+
+    The caller bounds how many POSTs are under way at once; the pool opens a connection whenever none is
+    idle and keeps each one after its answer unless the server asked to close it.
+    """
+
+    def __init__(self, excerpt_bytes: int) -> None:
+        self._excerpt_bytes = excerpt_bytes
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+
+    async def post(self, target: Target, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Answer:
+        """POST ``body`` with ``headers``; raise TimeoutError after ``timeout_s`` in all, or an Http1Error."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        key = (target.host, target.port)
+        connection = self._checkout(key)
+        if connection is None:
+            connection = await self._connect(target, deadline)
+        lines = [f"POST {target.path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
+        lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+        lines.append(f"content-length: {len(body)}\r\n\r\n")
+        head = "".join(lines)
+        breaks = len(lines) + 2  # the request line and host share the first entry; the blank line ends the last
+        if head.count("\n") != breaks or head.count("\r") != breaks or not head.isascii():
+            self._checkin(key, connection, loop)
+            raise ProtocolError(_unsendable(headers))
+        waiter = connection.send(head.encode("ascii"), body)
+        timer = loop.call_at(deadline, connection.expire)
+        try:
+            answer = await waiter
+        except BaseException:  # including cancellation: the connection is in an unknown state
+            connection.close()
+            raise
+        finally:
+            timer.cancel()
+        if connection.reusable:
+            self._checkin(key, connection, loop)
+        return answer
+
+    async def _connect(self, target: Target, deadline: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(deadline):
+                _, connection = await loop.create_connection(lambda: _Connection(self._excerpt_bytes),
+                                                             target.host, target.port)
+        except OSError as exc:  # refused, unreachable, no such host
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {reason}") from exc
+        return connection
+
+    def _checkout(self, key: tuple[str, int]) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            connection = idle.pop()  # the most recently used: the least likely to be closed by the server
+            if connection.reusable and time.monotonic() - connection.idle_since < IDLE_S:
+                return connection
+            connection.close()
+        return None
+
+    def _checkin(self, key: tuple[str, int], connection: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+        connection.idle_since = time.monotonic()
+        self._idle.setdefault(key, []).append(connection)
+        if self._sweep is None:
+            self._sweep = loop.call_later(IDLE_S, self._close_stale)
+
+    def _close_stale(self) -> None:
+        self._sweep = None
+        now = time.monotonic()
+        for idle in self._idle.values():
+            keep = [c for c in idle if c.reusable and now - c.idle_since < IDLE_S]
+            for connection in idle:
+                if connection not in keep:
+                    connection.close()
+            idle[:] = keep
+        if any(self._idle.values()):
+            self._sweep = asyncio.get_running_loop().call_later(IDLE_S, self._close_stale)
+
+    def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+        self._idle.clear()

@@ -1,0 +1,346 @@
+"""The HTTP/1.1 client webhooks go out through (http1.py): what it sends, and every shape of answer it reads.
+
+The servers here are raw asyncio sockets that write exactly the bytes each test scripts, so that answers
+no framework would produce (split anywhere, chunked with trailers, garbled, cut off) can be played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from mockknock import http1
+from mockknock.http1 import Answer, ConnectError, Disconnected, Http1Pool, ProtocolError, Target, plain_target
+from mockknock.transport import ErrorKind, InProcessTransport
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+HEADERS = {"content-type": "application/json", "x-knock-event": "message.sent", "user-agent": "mockknock/test"}
+BODY = b'{"__typename":"Event","type":"message.sent"}'
+
+
+class Scripted:
+    """A server on 127.0.0.1 port 0 that runs ``handler`` for each connection it accepts."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.connections = 0
+        self.requests: list[bytes] = []  # each request's head and body, as received
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Scripted:
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            task = asyncio.current_task()
+            assert task is not None
+            self._handlers.add(task)
+            try:
+                await self._handler(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self._server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._handlers:  # those still waiting for the client to close
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+        await asyncio.sleep(0)  # the closed transports let go of their sockets
+
+    def target(self, path: str = "/hooks/knock") -> Target:
+        found = plain_target(f"http://127.0.0.1:{self.port}{path}")
+        assert found is not None
+        return found
+
+    async def read_request(self, reader: asyncio.StreamReader) -> bytes:
+        """One request, whole: its head, then as many body bytes as its content-length says."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        request = head + await reader.readexactly(length)
+        self.requests.append(request)
+        return request
+
+
+def answering(*answers: bytes, then_close: bool = False, pieces: int = 1) -> Handler:
+    """Reads a request and writes the next answer, for each answer in turn (cut into ``pieces`` writes)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for answer in answers:
+            await server_of[handler].read_request(reader)
+            step = max(1, len(answer) // pieces)
+            for at in range(0, len(answer), step):
+                writer.write(answer[at:at + step])
+                await writer.drain()
+                if pieces > 1:
+                    await asyncio.sleep(0)
+        if not then_close:
+            await reader.read()  # the client closes first
+
+    return handler
+
+
+server_of: dict[Handler, Scripted] = {}
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[Http1Pool]:
+    created = Http1Pool(excerpt_bytes=16)
+    yield created
+    created.close()
+
+
+def serve(handler: Handler) -> Scripted:
+    scripted = Scripted(handler)
+    server_of[handler] = scripted
+    return scripted
+
+
+OK_204 = b"HTTP/1.1 204 No Content\r\nserver: test\r\n\r\n"
+
+
+def sized(status: int, body: bytes, *extra: str) -> bytes:
+    lines = "".join(f"{line}\r\n" for line in extra)
+    return f"HTTP/1.1 {status} Whatever\r\ncontent-length: {len(body)}\r\n{lines}\r\n".encode() + body
+
+
+class TestTargets:
+    @pytest.mark.parametrize(("url", "expected"), [
+        ("http://127.0.0.1:8000/hooks/knock", Target("127.0.0.1", 8000, "127.0.0.1:8000", "/hooks/knock")),
+        ("http://localhost/hooks?a=1&b=%20x", Target("localhost", 80, "localhost", "/hooks?a=1&b=%20x")),
+        ("http://LocalHost:80", Target("localhost", 80, "localhost", "/")),
+        ("http://[::1]:9000/h#fragment", Target("::1", 9000, "[::1]:9000", "/h")),
+        ("http://example.test:8080/a/b;c=d/~e", Target("example.test", 8080, "example.test:8080", "/a/b;c=d/~e")),
+    ])
+    def test_plain_http_urls_are_sent_as_given(self, url: str, expected: Target) -> None:
+        assert plain_target(url) == expected
+
+    @pytest.mark.parametrize("url", [
+        "https://127.0.0.1:8000/hooks",  # TLS is aiohttp's
+        "http://user:secret@127.0.0.1:8000/hooks",  # credentials become an Authorization header there
+        "http://127.0.0.1:8000/a path",  # needs quoting
+        "http://127.0.0.1:8000/caf\u00e9",
+        "http://127.0.0.1:8000/bad%zz",
+        "http://b\u00fccher.example/hooks",  # an IDNA host
+        "http://127.0.0.1:99999/hooks",  # no such port
+        "http:///hooks",
+    ])
+    def test_anything_else_is_left_to_aiohttp(self, url: str) -> None:
+        assert plain_target(url) is None
+
+
+class TestRequests:
+    async def test_the_request_is_exactly_the_body_and_headers_given(self, pool: Http1Pool) -> None:
+        async with serve(answering(OK_204)) as server:
+            answer = await pool.post(server.target("/hooks/knock?x=1"), BODY, HEADERS, 5)
+        assert answer == Answer(204, b"")
+        head, _, body = server.requests[0].partition(b"\r\n\r\n")
+        assert body == BODY
+        assert head.decode().split("\r\n") == [
+            "POST /hooks/knock?x=1 HTTP/1.1",
+            f"host: 127.0.0.1:{server.port}",
+            "content-type: application/json",
+            "x-knock-event: message.sent",
+            "user-agent: mockknock/test",
+            f"content-length: {len(BODY)}",
+        ]
+
+    async def test_a_large_body_arrives_whole(self, pool: Http1Pool) -> None:
+        body = bytes(range(256)) * (12 * 4096)  # 12 MB, written apart from its head
+        async with serve(answering(OK_204)) as server:
+            assert (await pool.post(server.target(), body, HEADERS, 30)).status == 204
+        assert server.requests[0].endswith(b"\r\n\r\n" + body)
+
+    async def test_a_header_with_a_line_break_is_refused_before_sending(self, pool: Http1Pool) -> None:
+        async with serve(answering(OK_204)) as server:
+            with pytest.raises(ProtocolError, match="header 'x-knock-environment-id' cannot be sent"):
+                await pool.post(server.target(), BODY, {"x-knock-environment-id": "a\r\nx-evil: 1"}, 5)
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+        assert len(server.requests) == 1
+
+
+class TestAnswers:
+    async def test_a_sized_answer_is_read_and_its_excerpt_kept(self, pool: Http1Pool) -> None:
+        async with serve(answering(sized(500, b"the database is down, try later"))) as server:
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(500, b"the database is ")
+
+    @pytest.mark.parametrize("pieces", [1, 7, 1000])
+    async def test_a_chunked_answer_with_extensions_and_trailers(self, pool: Http1Pool, pieces: int) -> None:
+        answer = (b"HTTP/1.1 202 Accepted\r\ntransfer-encoding: chunked\r\n\r\n"
+                  b"5;name=value\r\nhello\r\nB\r\n, chunked!!\r\n0\r\nx-trailer: yes\r\n\r\n")
+        async with serve(answering(answer, answer, pieces=pieces)) as server:
+            for _ in range(2):
+                assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(202, b"hello, chunked!!")
+        assert server.connections == 1
+
+    async def test_a_sized_answer_cut_anywhere(self, pool: Http1Pool) -> None:
+        answer = sized(200, b'{"ok":true}', "x-padding: " + "p" * 300)
+        async with serve(answering(answer, answer, pieces=len(answer))) as server:
+            for _ in range(2):
+                assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b'{"ok":true}')
+        assert server.connections == 1
+
+    async def test_an_answer_that_ends_with_the_connection(self, pool: Http1Pool) -> None:
+        async with serve(answering(b"HTTP/1.1 200 OK\r\n\r\nall of it", then_close=True)) as server:
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b"all of it")
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b"all of it")
+        assert server.connections == 2
+
+    async def test_interim_answers_come_before_the_real_one(self, pool: Http1Pool) -> None:
+        answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" + OK_204
+        async with serve(answering(answer)) as server:
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+
+    @pytest.mark.parametrize(("answer", "reused"), [
+        (sized(200, b"x"), True),
+        (sized(200, b"x", "connection: close"), False),
+        (b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx", False),
+        (b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\nx", True),
+        (sized(200, b"x") + b"HTTP/1.1 200 OK\r\n", False),  # more than was asked for
+    ])
+    async def test_a_connection_is_kept_only_when_the_server_means_to(self, pool: Http1Pool, answer: bytes,
+                                                                      reused: bool) -> None:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                await server.read_request(reader)
+                writer.write(answer)
+                await writer.drain()
+
+        async with serve(handler) as server:
+            for _ in range(3):
+                assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 200
+                await asyncio.sleep(0.01)  # a close the server makes reaches the client first
+        assert server.connections == (1 if reused else 3)
+
+    async def test_a_connection_the_server_closed_while_idle_is_not_reused(self, pool: Http1Pool) -> None:
+        async with serve(answering(OK_204, then_close=True)) as server:
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+            await asyncio.sleep(0.05)
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+        assert server.connections == 2
+
+    async def test_a_connection_idle_too_long_is_closed_before_the_server_does(
+            self, pool: Http1Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(http1, "IDLE_S", 0.05)
+        async with serve(answering(OK_204, OK_204)) as server:
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+            await asyncio.sleep(0.2)  # the sweep closes it meanwhile
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+        assert server.connections == 2
+
+
+class TestFailures:
+    @pytest.mark.parametrize(("answer", "message"), [
+        (b"SMTP ready\r\n\r\n", "not valid HTTP/1.1"),
+        (b"HTTP/1.1 2x0 OK\r\n\r\n", "not valid HTTP/1.1"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "not valid HTTP/1.1"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nabc", "conflicting Content-Length"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "not valid HTTP/1.1"),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "asked for no upgrade"),
+    ])
+    async def test_a_garbled_answer(self, pool: Http1Pool, answer: bytes, message: str) -> None:
+        async with serve(answering(answer)) as server:
+            with pytest.raises(ProtocolError, match=message):
+                await pool.post(server.target(), BODY, HEADERS, 5)
+
+    async def test_no_end_of_headers(self, pool: Http1Pool) -> None:
+        async with serve(answering(b"HTTP/1.1 200 OK\r\nx: " + b"y" * (http1.MAX_HEAD_BYTES + 10))) as server:
+            with pytest.raises(ProtocolError, match="no end of headers"):
+                await pool.post(server.target(), BODY, HEADERS, 5)
+
+    async def test_closed_without_answering(self, pool: Http1Pool) -> None:
+        async with serve(answering(b"", then_close=True)) as server:
+            with pytest.raises(Disconnected, match="closed the connection without answering"):
+                await pool.post(server.target(), BODY, HEADERS, 5)
+
+    async def test_closed_in_the_middle_of_the_answer(self, pool: Http1Pool) -> None:
+        async with serve(answering(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+                                         then_close=True)) as server:
+            with pytest.raises(Disconnected, match="in the middle of its answer"):
+                await pool.post(server.target(), BODY, HEADERS, 5)
+
+    async def test_no_answer_in_time(self, pool: Http1Pool) -> None:
+        async with serve(answering()) as server:  # reads nothing, answers nothing
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError):
+                await pool.post(server.target(), BODY, HEADERS, 0.1)
+            assert asyncio.get_running_loop().time() - started < 2
+
+    async def test_nobody_listening(self, pool: Http1Pool) -> None:
+        async with serve(answering()) as server:
+            target = server.target()
+        with pytest.raises(ConnectError, match=f"cannot connect to 127.0.0.1:{target.port}"):
+            await pool.post(target, BODY, HEADERS, 5)
+
+    async def test_an_early_answer_to_a_body_still_being_written(self, pool: Http1Pool) -> None:
+        """A server that refuses a large body before reading it: the answer counts, the connection does not."""
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(sized(413, b"too large"))
+            await writer.drain()
+            await asyncio.sleep(1)
+
+        async with serve(handler) as server:
+            answer = await pool.post(server.target(), b"x" * (32 << 20), HEADERS, 5)
+            assert answer == Answer(413, b"too large")
+            assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 413
+        assert server.connections == 2
+
+    async def test_a_cancelled_post_closes_its_connection(self, pool: Http1Pool) -> None:
+        closed = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read_request(reader)
+            assert await reader.read() == b""  # no answer given: the client gives up and closes
+            closed.set()
+
+        async with serve(handler) as server:
+            task = asyncio.create_task(pool.post(server.target(), BODY, HEADERS, 5))
+            while not server.requests:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.wait_for(closed.wait(), 2)
+
+
+class TestTransport:
+    """InProcessTransport sends plain http through http1 and everything else through aiohttp."""
+
+    async def test_both_paths_report_alike(self, aiohttp_server: Callable[..., Awaitable[object]]) -> None:
+        seen: list[str | None] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            await request.read()
+            seen.append(request.headers.get("authorization"))
+            return web.Response(status=503, text="down for maintenance")
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = await aiohttp_server(app)
+        port = server.port  # type: ignore[attr-defined]
+        transport = InProcessTransport(4)
+        await transport.open()
+        try:
+            plain = await transport.post(f"http://127.0.0.1:{port}/hook", BODY, HEADERS, 5)
+            with_credentials = await transport.post(f"http://user:pw@127.0.0.1:{port}/hook", BODY, HEADERS, 5)
+            refused = await transport.post("http://127.0.0.1:1/hook", BODY, HEADERS, 5)
+        finally:
+            await transport.close()
+        assert (plain.status, plain.excerpt) == (with_credentials.status, with_credentials.excerpt) == (
+            503, "down for maintenance")
+        assert seen == [None, "Basic " + base64.b64encode(b"user:pw").decode()]
+        assert (refused.status, refused.error_kind) == (None, ErrorKind.CONNECT)
+        assert refused.error is not None and "cannot connect to 127.0.0.1:1" in refused.error
