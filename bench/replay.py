@@ -5,7 +5,8 @@ Run: ``python bench/replay.py`` (about five minutes) or ``--quick``. Traffic goe
 The receiver runs in another process and answers 204. The bare client POSTs the same bodies, signed
 the same way, from one aiohttp ClientSession. Both are measured at concurrency 1 (replay's default:
 first attempts one at a time, so the receiver sees a deterministic order), 8, 32 and 64
-(``--concurrency N``); replay with its delivery process and without (``--no-delivery-process``).
+(``--concurrency N``); replay as it runs by default (POSTs from its own process) and with
+``--delivery-process``.
 Target: replay at least 0.5x the bare client (the issue compares with serve's bare client, 64 workers).
 """
 
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from mockknock import signing  # noqa: E402
 from mockknock.config import DEFAULT_ENVIRONMENT_ID  # noqa: E402
 from mockknock.fixtures import event_stream  # noqa: E402
-from mockknock.replay import AUTO_DELIVERY_PROCESS, ReplayOptions, replay  # noqa: E402
+from mockknock.replay import ReplayOptions, replay  # noqa: E402
 from mockknock.scenario_file import load_scenario  # noqa: E402
 from mockknock.schemas import SchemaRegistry  # noqa: E402
 
@@ -87,8 +88,8 @@ async def run(events: int, repeats: int) -> None:
             path.write_text(SCENARIO.format(count=events // 4))
             bodies = [(e.type.value, e.body) for e in event_stream(load_scenario(path), seed=1, triggers=[])]
             print(f"{len(bodies)} events per run, receiver in another process, median of {repeats} runs")
-            print(f"columns: replay with its delivery process, and with --no-delivery-process; * marks replay's "
-                  f"default at that concurrency (the process from {AUTO_DELIVERY_PROCESS} up), which the verdict uses")
+            print("columns: replay with --delivery-process, and without (POSTs in the emitting process); * marks "
+                  "replay's default, which the verdict uses")
             print(f"{'concurrency':>11}  {'bare ev/s':>10}  {'process ev/s':>12}  {'ratio':>7}  "
                   f"{'in-process ev/s':>15}  {'ratio':>7}  target 0.5x")
             for concurrency in (1, 8, 32, 64):
@@ -103,7 +104,7 @@ async def run(events: int, repeats: int) -> None:
                         rates[name].append(rate)
                     ratios["process"].append(r / b)
                     ratios["inproc"].append(i / b)
-                default = "process" if concurrency >= AUTO_DELIVERY_PROCESS else "inproc"
+                default = "process" if ReplayOptions().delivery_process else "inproc"
                 ratio = {name: statistics.median(values) for name, values in ratios.items()}
                 mark = {name: "*" if name == default else " " for name in ratios}
                 print(f"{concurrency:>11}  {statistics.median(rates['bare']):>10.0f}  "

@@ -6,10 +6,10 @@ Everything talks to 127.0.0.1 only, and every loop is bounded in count and in ti
 (a) Trigger API: ``POST /v1/workflows/{key}/trigger`` at 64 connections (an Idempotency-Key per request,
     as the SDKs send) against ``python -m mockknock serve`` in its own process, its webhooks flowing to a
     receiver in a third process, next to a bare aiohttp JSON POST handler measured the same way; and again
-    with ``--no-delivery-process`` (POSTs from the serving process instead of its child).
+    with ``--delivery-process`` (POSTs from a child process instead of the serving one).
 (b) Webhook delivery: events emitted, validated, signed, POSTed and logged by an in-process Simulation
-    (POSTs through its delivery process, whose CPU is counted too; and again without it), next to a bare
-    aiohttp client POSTing the same bodies to the same receiver at the same concurrency.
+    (and again with POSTs through a delivery process, whose CPU is counted too), next to a bare aiohttp
+    client POSTing the same bodies to the same receiver at the same concurrency.
 (c) Start-up: from starting ``python -m mockknock serve`` to the port accepting connections.
 (d) Memory per stored message at 100k messages (10k with --quick), with tracemalloc and RSS, in a
     fresh interpreter, right after creation (later lifecycle steps still pending) and after all fired.
@@ -405,12 +405,12 @@ async def measure_trigger(child: Child, plan: Plan, receiver: str, tag: str) -> 
     return result
 
 
-TRIGGER_VARIANTS = ("bare", "mock", "mock-inproc", "mock-nohooks")
+TRIGGER_VARIANTS = ("bare", "mock", "mock-child", "mock-nohooks")
 NOGC_VARIANT = "mock-nohooks-nogc"
 VARIANT_LABELS = {
     "bare": "bare aiohttp JSON handler",
     "mock": "mockknock serve, webhooks on",
-    "mock-inproc": "  the same, POSTs from the serving process",
+    "mock-child": "  the same, POSTs from a delivery process",
     "mock-nohooks": "mockknock serve, webhooks filtered out",
     NOGC_VARIANT: "  the same with Python's GC disabled",
 }
@@ -422,11 +422,11 @@ def trigger_child(variant: str, receiver: str) -> tuple[str, list[str], int]:
         return "bare server", self_role("bare", port), port
     # No event matches the filter: each is still created and logged, but its body is never built and nothing
     # is POSTed (outside strict mode bodies are built on first use).
-    url = f"{receiver}/hook" if variant in ("mock", "mock-inproc") else f"{receiver}/hook|workflow.committed"
+    url = f"{receiver}/hook" if variant in ("mock", "mock-child") else f"{receiver}/hook|workflow.committed"
     if variant == NOGC_VARIANT:
         return "mockknock serve (no GC)", [*self_role("serve-nogc", port), "--hook-url", url], port
-    inproc = ["--no-delivery-process"] if variant == "mock-inproc" else ["--delivery-process"]
-    return "mockknock serve", [*mock_serve_args(port, url), *inproc], port
+    child = ["--delivery-process"] if variant == "mock-child" else ["--no-delivery-process"]
+    return "mockknock serve", [*mock_serve_args(port, url), *child], port
 
 
 def profile_a(plan: Plan, receiver: str, directory: Path) -> None:
@@ -585,12 +585,12 @@ async def bare_delivery(receiver: str, bodies: Sequence[bytes], task_each: bool)
     return DeliveryResult(len(bodies), seconds, cpu, received, len(statuses))
 
 
-DELIVERY_SIDES = ("bare", "bare-tasks", "mock", "mock-inproc")
+DELIVERY_SIDES = ("bare", "bare-tasks", "mock", "mock-child")
 DELIVERY_LABELS = {
     "bare": "bare aiohttp client, 64 workers",
     "bare-tasks": "bare aiohttp client, a task per webhook",
     "mock": "mockknock: emit, validate, sign, POST, log",
-    "mock-inproc": "  the same, POSTs from the emitting process",
+    "mock-child": "  the same, POSTs from a delivery process",
 }
 
 
@@ -604,8 +604,8 @@ def section_b(plan: Plan, receiver: str) -> dict[str, list[DeliveryResult]]:
         shift = rep % len(DELIVERY_SIDES)
         for side in (*DELIVERY_SIDES[shift:], *DELIVERY_SIDES[:shift]):
             gc.collect()
-            if side in ("mock", "mock-inproc"):
-                result = asyncio.run(mock_delivery(receiver, plan.webhooks, schemas, None, side == "mock"))
+            if side in ("mock", "mock-child"):
+                result = asyncio.run(mock_delivery(receiver, plan.webhooks, schemas, None, side == "mock-child"))
             else:
                 result = asyncio.run(bare_delivery(receiver, bodies, task_each=side == "bare-tasks"))
             results[side].append(result)
@@ -965,13 +965,14 @@ def report_b(plan: Plan, b: dict[str, list[DeliveryResult]]) -> list[Row]:
         runs = b[side]
         print(f"    {DELIVERY_LABELS[side]:<44} {median([r.per_second for r in runs]):7.0f} webhooks/s  "
               f"{median([r.cpu_us for r in runs]):5.0f} us CPU per webhook"
-              + (f" ({median([r.child_cpu_us for r in runs]):.0f} in the delivery process)" if side == "mock" else ""))
+              + (f" ({median([r.child_cpu_us for r in runs]):.0f} in the delivery process)"
+                 if side == "mock-child" else ""))
     bare = [r.per_second for r in b["bare"]]
     ratio = median(ratio_pairs([r.per_second for r in b["mock"]], bare))
     tasks = median(ratio_pairs([r.per_second for r in b["bare-tasks"]], bare))
-    inproc = median(ratio_pairs([r.per_second for r in b["mock-inproc"]], bare))
+    child = median(ratio_pairs([r.per_second for r in b["mock-child"]], bare))
     lost = sum(r.webhooks - r.received for runs in b.values() for r in runs)
-    print(f"    mock / bare: {ratio:.2f}x; POSTing from the emitting process: {inproc:.2f}x; a task per webhook "
+    print(f"    mock / bare: {ratio:.2f}x; POSTing from a delivery process: {child:.2f}x; a task per webhook "
           f"alone: {tasks:.2f}x   (webhooks the receiver did not count: {lost})")
     return [("(b) webhooks/s, mock / bare", f"{ratio:.2f}x", f">= {TARGET_DELIVERY_RATIO}x",
              verdict(ratio >= TARGET_DELIVERY_RATIO and lost == 0))]

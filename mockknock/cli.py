@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted (default 10 MB + 64 KB)")
     serve.add_argument("--delivery-concurrency", type=int, help="webhook POSTs in flight at once (default 64)")
     serve.add_argument("--delivery-process", action=argparse.BooleanOptionalAction, default=None,
-                       help="POST webhooks from a child process, so the API keeps this one's core "
-                            "(default: on)")
+                       help="POST webhooks from a child process, so the API keeps this one's core; pays "
+                            "only with a spare core (default: off)")
     serve.add_argument("--api-first-wait", dest="api_first_wait_s", metavar="DURATION",
                        help="while API requests are in flight, webhooks wait for a gap, at most this long at "
                             "a time (default 50ms; 0 = no priority)")

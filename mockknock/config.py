@@ -118,8 +118,9 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     delivery_concurrency: int = 64
     # POST webhooks from a child process (courier.py), leaving this process's core to the API and the
-    # simulation; off, this process makes them itself (the pytest plugin: one process, nothing to clean up).
-    delivery_process: bool = True
+    # simulation. Off by default: a POST costs this process less than handing it over does (http1.py), so
+    # the child pays only when a spare core runs it.
+    delivery_process: bool = False
     # While Knock API requests keep arriving, each webhook delivery attempt waits for a gap in them, at most
     # this long at a time (priority.py); 0 lets deliveries take turns with requests as they come.
     api_first_wait_s: float = 0.05

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -310,30 +311,54 @@ class _Requests(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+class _Dispatcher:
+    """Sends each request as it arrives while fewer than ``concurrency`` are under way, else queues it.
+
+    A request waits here, not in the pool, so that its timeout starts when it is sent; and the parent
+    keeps a backlog queued, so that a connection that frees finds its next request ready without a round
+    trip to the parent. No coroutine per request: this process only passes answers on.
+    """
+
+    def __init__(self, transport: InProcessTransport, concurrency: int, batch: _Batch) -> None:
+        self._transport = transport
+        self._concurrency = concurrency
+        self._batch = batch
+        self._waiting: collections.deque[bytes] = collections.deque()
+        self._under_way = 0
+        self.closing = False
+
+    def on_frame(self, frame: bytes) -> None:
+        if self._under_way < self._concurrency:
+            self._under_way += 1
+            self._start(frame)
+        else:
+            self._waiting.append(frame)
+
+    def _start(self, frame: bytes) -> None:
+        request_id, url, body, headers, timeout_s = decode_request(frame)
+        self._transport.send(url, body, headers, timeout_s, lambda result: self._answered(request_id, result))
+
+    def _answered(self, request_id: int, result: PostResult) -> None:
+        if self.closing:
+            return
+        self._batch.add(encode_result(request_id, result))
+        if self._waiting:
+            self._start(self._waiting.popleft())
+        else:
+            self._under_way -= 1
+
+
 async def run_child(concurrency: int, requests_fd: int, results_fd: int) -> None:
     loop = asyncio.get_running_loop()
-    session = InProcessTransport(concurrency)
-    await session.open()
+    transport = InProcessTransport(concurrency)
+    await transport.open()
     out, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(results_fd, "wb", buffering=0))
-    batch = _Batch(out.write)
-    # One worker per pooled connection, as a plain client would: a request waits here, not in the pool,
-    # so its timeout starts when it is sent, and the parent keeps a backlog queued so that each
-    # connection finds its next request ready without a round trip to the parent.
-    frames: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def work() -> None:
-        while True:
-            request_id, url, body, headers, timeout_s = decode_request(await frames.get())
-            batch.add(encode_result(request_id, await session.post(url, body, headers, timeout_s)))
-
-    workers = [loop.create_task(work()) for _ in range(concurrency)]
-    requests = _Requests(frames.put_nowait)
+    dispatcher = _Dispatcher(transport, concurrency, _Batch(out.write))
+    requests = _Requests(dispatcher.on_frame)
     await loop.connect_read_pipe(lambda: requests, os.fdopen(requests_fd, "rb", buffering=0))
     await requests.closed
-    for task in workers:
-        task.cancel()
-    await asyncio.gather(*workers, return_exceptions=True)
-    await session.close()
+    dispatcher.closing = True
+    await transport.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

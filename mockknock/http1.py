@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -83,14 +83,20 @@ class Answer:
     excerpt: bytes  # the first ``excerpt_bytes`` of the body
 
 
-class _Connection(asyncio.Protocol):
-    """One connection: sends a request, parses its answer as bytes arrive."""
+Done = Callable[[Answer | BaseException], None]
+"""Called once per request with its answer, or with why there is none (TimeoutError or an Http1Error)."""
 
-    def __init__(self, excerpt_bytes: int) -> None:
+
+class _Connection(asyncio.Protocol):
+    """One connection: sends a request, parses its answer as bytes arrive, reports it to ``done``."""
+
+    def __init__(self, excerpt_bytes: int, release: Callable[[_Connection], None]) -> None:
         self._excerpt_bytes = excerpt_bytes
+        self._release = release
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._waiter: asyncio.Future[Answer] | None = None
+        self._done: Done | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._status = 0
         self._excerpt = bytearray()
         self._parse = self._head
@@ -106,12 +112,12 @@ class _Connection(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None:  # nothing was asked: a server talking out of turn is not reused
+        if self._done is None:  # nothing was asked: a server talking out of turn is not reused
             self.close()
             return
         self._buffer += data
         try:
-            while self._waiter is not None and self._parse():
+            while self._done is not None and self._parse():
                 pass
         except (ValueError, IndexError) as exc:  # malformed numbers or lines, whatever the field
             self._fail(ProtocolError(f"the answer is not valid HTTP/1.1 ({exc})"))
@@ -122,7 +128,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._waiter is None:
+        if self._done is None:
             return
         if self._parse == self._until_close:
             self._finish()
@@ -134,9 +140,10 @@ class _Connection(asyncio.Protocol):
 
     # -- one exchange ---------------------------------------------------------------------------
 
-    def send(self, head: bytes, body: bytes) -> asyncio.Future[Answer]:
-        assert self._transport is not None and self._waiter is None
-        self._waiter = asyncio.get_running_loop().create_future()
+    def send(self, head: bytes, body: bytes, deadline: float, done: Done) -> None:
+        assert self._transport is not None and self._done is None
+        self._done = done
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._expire)
         self._status, self._parse, self._keep_alive = 0, self._head, True
         self._excerpt.clear()
         if len(body) > JOIN_BODY_BYTES:
@@ -144,37 +151,46 @@ class _Connection(asyncio.Protocol):
             self._transport.write(body)
         else:
             self._transport.write(head + body)
-        return self._waiter
 
     @property
     def reusable(self) -> bool:
-        return not self.closed and self._keep_alive and self._waiter is None
+        return not self.closed and self._keep_alive and self._done is None
 
     def close(self) -> None:
         self.closed = True
         if self._transport is not None:
             self._transport.abort()
 
-    def expire(self) -> None:
+    def _expire(self) -> None:
+        self._timer = None
         self._fail(TimeoutError())
 
+    def _report(self) -> Done | None:
+        done, self._done = self._done, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return done
+
     def _fail(self, exc: BaseException) -> None:
-        waiter, self._waiter = self._waiter, None
+        done = self._report()
         self.close()
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        if done is not None:
+            done(exc)
 
     def _finish(self) -> None:
-        waiter, self._waiter = self._waiter, None
+        done = self._report()
         transport = self._transport
         # Bytes after the answer, or a request body the server stopped reading: the connection's state
         # is no longer known.
         if self._buffer or (transport is not None and transport.get_write_buffer_size()):
             self._keep_alive = False
-        if not self._keep_alive:
+        if self.reusable:
+            self._release(self)  # first, so that a request sent from ``done`` can have it
+        else:
             self.close()
-        if waiter is not None and not waiter.done():
-            waiter.set_result(Answer(self._status, bytes(self._excerpt)))
+        if done is not None:
+            done(Answer(self._status, bytes(self._excerpt)))
 
     def _keep(self, data: bytes | bytearray | memoryview) -> None:
         room = self._excerpt_bytes - len(self._excerpt)
@@ -305,63 +321,81 @@ class _Connection(asyncio.Protocol):
         return False
 
 
-def _unsendable(headers: Mapping[str, str]) -> str:
-    for name, value in headers.items():
-        if not f"{name}{value}".isascii() or any(c in f"{name}{value}" for c in "\r\n"):
-            return f"header {name!r} cannot be sent: {value!r} holds a line break or a non-ASCII character"
-    return "the request holds a line break or a non-ASCII character"
-
-
 class Http1Pool:
     """Kept-alive connections per host and port, each carrying one request at a time.
 
-    The caller bounds how many POSTs are under way at once; the pool opens a connection whenever none is
-    idle and keeps each one after its answer unless the server asked to close it.
+    The caller bounds how many requests are under way at once; the pool opens a connection whenever none
+    is idle, and keeps each one after its answer unless the server asked to close it.
     """
 
     def __init__(self, excerpt_bytes: int) -> None:
         self._excerpt_bytes = excerpt_bytes
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._connecting: set[asyncio.Task[_Connection | None]] = set()
         self._sweep: asyncio.TimerHandle | None = None
+
+    def send(self, target: Target, body: bytes, headers: Mapping[str, str], timeout_s: float,
+             done: Done) -> Callable[[], None]:
+        """Start a POST; ``done`` gets its outcome later, never from within this call. Returns what
+        abandons it (its connection is then closed: its state is unknown). Raises ProtocolError at once
+        for headers that cannot be sent."""
+        loop = asyncio.get_running_loop()
+        head = _request_head(target, headers, len(body))
+        deadline = loop.time() + timeout_s
+        connection = self._checkout((target.host, target.port))
+        if connection is not None:
+            connection.send(head, body, deadline, done)
+            return connection.close
+        task = loop.create_task(self._connect_and_send(target, head, body, deadline, done))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+
+        def abandon() -> None:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled() and (opened := task.result()) is not None:
+                opened.close()
+
+        return abandon
 
     async def post(self, target: Target, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Answer:
         """POST ``body`` with ``headers``; raise TimeoutError after ``timeout_s`` in all, or an Http1Error."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        key = (target.host, target.port)
-        connection = self._checkout(key)
-        if connection is None:
-            connection = await self._connect(target, deadline)
-        lines = [f"POST {target.path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
-        lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
-        lines.append(f"content-length: {len(body)}\r\n\r\n")
-        head = "".join(lines)
-        breaks = len(lines) + 2  # the request line and host share the first entry; the blank line ends the last
-        if head.count("\n") != breaks or head.count("\r") != breaks or not head.isascii():
-            self._checkin(key, connection, loop)
-            raise ProtocolError(_unsendable(headers))
-        waiter = connection.send(head.encode("ascii"), body)
-        timer = loop.call_at(deadline, connection.expire)
-        try:
-            answer = await waiter
-        except BaseException:  # including cancellation: the connection is in an unknown state
-            connection.close()
-            raise
-        finally:
-            timer.cancel()
-        if connection.reusable:
-            self._checkin(key, connection, loop)
-        return answer
+        outcome: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
-    async def _connect(self, target: Target, deadline: float) -> _Connection:
+        def done(result: Answer | BaseException) -> None:
+            if outcome.done():  # abandoned
+                return
+            if isinstance(result, BaseException):
+                outcome.set_exception(result)
+            else:
+                outcome.set_result(result)
+
+        abandon = self.send(target, body, headers, timeout_s, done)
+        try:
+            return await outcome
+        except asyncio.CancelledError:
+            abandon()
+            raise
+
+    async def _connect_and_send(self, target: Target, head: bytes, body: bytes, deadline: float,
+                                done: Done) -> _Connection | None:
         loop = asyncio.get_running_loop()
+        key = (target.host, target.port)
         try:
             async with asyncio.timeout_at(deadline):
-                _, connection = await loop.create_connection(lambda: _Connection(self._excerpt_bytes),
-                                                             target.host, target.port)
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(self._excerpt_bytes, lambda c: self._checkin(key, c)),
+                    target.host, target.port)
+        except TimeoutError as exc:
+            done(exc)
+            return None
         except OSError as exc:  # refused, unreachable, no such host
             reason = exc.strerror or str(exc) or type(exc).__name__
-            raise ConnectError(f"cannot connect to {target.host}:{target.port}: {reason}") from exc
+            done(ConnectError(f"cannot connect to {target.host}:{target.port}: {reason}"))
+            return None
+        except asyncio.CancelledError:
+            return None  # abandoned, or the pool closed: nobody waits for an answer
+        connection.send(head, body, deadline, done)
         return connection
 
     def _checkout(self, key: tuple[str, int]) -> _Connection | None:
@@ -373,11 +407,11 @@ class Http1Pool:
             connection.close()
         return None
 
-    def _checkin(self, key: tuple[str, int], connection: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+    def _checkin(self, key: tuple[str, int], connection: _Connection) -> None:
         connection.idle_since = time.monotonic()
         self._idle.setdefault(key, []).append(connection)
         if self._sweep is None:
-            self._sweep = loop.call_later(IDLE_S, self._close_stale)
+            self._sweep = asyncio.get_running_loop().call_later(IDLE_S, self._close_stale)
 
     def _close_stale(self) -> None:
         self._sweep = None
@@ -395,7 +429,27 @@ class Http1Pool:
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
+        for task in self._connecting:
+            task.cancel()
         for idle in self._idle.values():
             for connection in idle:
                 connection.close()
         self._idle.clear()
+
+
+def _request_head(target: Target, headers: Mapping[str, str], length: int) -> bytes:
+    lines = [f"POST {target.path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+    lines.append(f"content-length: {length}\r\n\r\n")
+    head = "".join(lines)
+    breaks = len(lines) + 2  # the request line and host share the first entry; the blank line ends the last
+    if head.count("\n") != breaks or head.count("\r") != breaks or not head.isascii():
+        raise ProtocolError(_unsendable(headers))
+    return head.encode("ascii")
+
+
+def _unsendable(headers: Mapping[str, str]) -> str:
+    for name, value in headers.items():
+        if not f"{name}{value}".isascii() or any(c in f"{name}{value}" for c in "\r\n"):
+            return f"header {name!r} cannot be sent: {value!r} holds a line break or a non-ASCII character"
+    return "the request holds a line break or a non-ASCII character"

@@ -106,9 +106,6 @@ The signing secret may also come from MOCKKNOCK_SIGNING_SECRET.
 """
 
 
-AUTO_DELIVERY_PROCESS = 32
-
-
 @dataclass(frozen=True)
 class ReplayOptions:
     seed: int | None = None
@@ -121,10 +118,9 @@ class ReplayOptions:
     environment_id: str = DEFAULT_ENVIRONMENT_ID
     progress_every_s: float = 2.0
     max_listed: int = 200  # failures (and warnings) kept per check; the rest are only counted
-    # POSTs from a child process, so emission keeps this process's core. None: only from concurrency
-    # AUTO_DELIVERY_PROCESS up; below it each event waits for its answer, and the extra hop costs more than
-    # the second core gives (bench/replay.py: slower at 8, even at 16, faster from 32).
-    delivery_process: bool | None = None
+    # POSTs from a child process. Off: a POST costs this process less than handing it to the child does
+    # (bench/replay.py measures both at every concurrency), so the child pays only with cores to spare.
+    delivery_process: bool = False
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -186,8 +182,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first attempts in flight at once (default 1: events arrive in emission order, "
                              "the same for the same seed)")
     parser.add_argument("--delivery-process", action=argparse.BooleanOptionalAction, default=None,
-                        help="POST from a child process, so emission keeps this one's core (default: from "
-                             f"--concurrency {AUTO_DELIVERY_PROCESS} up)")
+                        help="POST from a child process, so emission keeps this one's core; pays only with "
+                             "cores to spare (default: off)")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
     parser.add_argument("--json", metavar="FILE", help="write a JSON report here")
     parser.add_argument("--quiet", action="store_true",
@@ -212,12 +208,12 @@ def options_from(args: argparse.Namespace, env: Mapping[str, str], tty: bool = F
     )
 
 
-def _delivery_process(flag: bool | None, env: Mapping[str, str]) -> bool | None:
+def _delivery_process(flag: bool | None, env: Mapping[str, str]) -> bool:
     if flag is not None:
         return flag
     variable = env_variable("delivery-process")
     raw = env.get(variable)
-    return None if not raw else Settings.resolve({variable: raw}, {}).delivery_process
+    return raw is not None and raw != "" and Settings.resolve({variable: raw}, {}).delivery_process
 
 
 def resolve_scenario_path(name: str) -> Path:
@@ -457,8 +453,7 @@ def replay_settings(scenario: Scenario, target: Endpoint, options: ReplayOptions
         retry=_retry_policy(scenario, options),
         # Retries run beside first attempts; the pool only has to be wide enough not to queue them.
         delivery_concurrency=max(64, options.concurrency * 2),
-        delivery_process=(options.concurrency >= AUTO_DELIVERY_PROCESS if options.delivery_process is None
-                          else options.delivery_process),
+        delivery_process=options.delivery_process,
         quiet=True,
     )
     settings.check()

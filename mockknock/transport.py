@@ -8,9 +8,10 @@ API and the simulation keep this process's core while webhooks flow.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,6 +65,16 @@ class Transport(Protocol):
     def describe(self) -> str: ...
 
 
+def _result(outcome: http1.Answer | BaseException, started: float, timeout_s: float) -> PostResult:
+    latency_ms = (time.perf_counter() - started) * 1000
+    if isinstance(outcome, http1.Answer):
+        excerpt = outcome.excerpt.decode("utf-8", errors="replace") if outcome.excerpt else None
+        return PostResult(outcome.status, latency_ms, excerpt=excerpt)
+    if isinstance(outcome, TimeoutError):
+        return PostResult(None, latency_ms, f"timed out after {timeout_s:g}s", ErrorKind.TIMEOUT)
+    return PostResult(None, latency_ms, str(outcome), ErrorKind.CONNECT)
+
+
 class InProcessTransport:
     """POSTs from this process, at most ``concurrency`` at once (delivery's workers see to that).
 
@@ -80,6 +91,7 @@ class InProcessTransport:
         self._pool: http1.Http1Pool | None = None
         self._targets: dict[str, http1.Target | None] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._sending: set[asyncio.Task[PostResult]] = set()  # through aiohttp, for ``send``
         self._timeout = aiohttp.ClientTimeout()
 
     async def open(self) -> None:
@@ -87,25 +99,50 @@ class InProcessTransport:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> PostResult:
         assert self._pool is not None, "InProcessTransport.open() was not called"
+        target = self._target(url)
+        if target is None:
+            return await self._post_session(url, body, headers, timeout_s)
+        started = time.perf_counter()
+        try:
+            outcome: http1.Answer | BaseException = await self._pool.post(target, body, headers, timeout_s)
+        except (TimeoutError, http1.Http1Error) as exc:
+            outcome = exc
+        return _result(outcome, started, timeout_s)
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float,
+             done: Callable[[PostResult], None]) -> None:
+        """``post`` without a coroutine per request: ``done`` gets the result later. The delivery process
+        uses this, as it has nothing to do per request but pass the answer on."""
+        assert self._pool is not None, "InProcessTransport.open() was not called"
+        loop = asyncio.get_running_loop()
+        target = self._target(url)
+        if target is None:
+            task = loop.create_task(self._post_session(url, body, headers, timeout_s))
+            self._sending.add(task)
+            task.add_done_callback(self._sent(done))
+            return
+        started = time.perf_counter()
+        try:
+            self._pool.send(target, body, headers, timeout_s,
+                            lambda outcome: done(_result(outcome, started, timeout_s)))
+        except http1.ProtocolError as exc:
+            loop.call_soon(done, _result(exc, started, timeout_s))
+
+    def _sent(self, done: Callable[[PostResult], None]) -> Callable[[asyncio.Task[PostResult]], None]:
+        def report(task: asyncio.Task[PostResult]) -> None:
+            self._sending.discard(task)
+            if not task.cancelled():
+                done(task.result())
+        return report
+
+    def _target(self, url: str) -> http1.Target | None:
         target = self._targets.get(url, _UNSEEN)
         if target is _UNSEEN:
             if len(self._targets) >= self._TARGETS_KEPT:
                 self._targets.clear()
             target = self._targets[url] = http1.plain_target(url)
-        if target is None:
-            return await self._post_session(url, body, headers, timeout_s)
-        assert isinstance(target, http1.Target)
-        started = time.perf_counter()
-        try:
-            answer = await self._pool.post(target, body, headers, timeout_s)
-        except TimeoutError:
-            error, kind = f"timed out after {timeout_s:g}s", ErrorKind.TIMEOUT
-        except http1.Http1Error as exc:
-            error, kind = str(exc), ErrorKind.CONNECT
-        else:
-            excerpt = answer.excerpt.decode("utf-8", errors="replace") if answer.excerpt else None
-            return PostResult(answer.status, (time.perf_counter() - started) * 1000, excerpt=excerpt)
-        return PostResult(None, (time.perf_counter() - started) * 1000, error, kind)
+        assert target is None or isinstance(target, http1.Target)
+        return target
 
     async def _post_session(self, url: str, body: bytes, headers: Mapping[str, str],
                             timeout_s: float) -> PostResult:
@@ -139,6 +176,9 @@ class InProcessTransport:
         return "POSTed from this process"
 
     async def close(self) -> None:
+        for task in self._sending:
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
         if self._pool is not None:
             self._pool.close()
             self._pool = None

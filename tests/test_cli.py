@@ -39,23 +39,29 @@ async def read_until(stream: asyncio.StreamReader, pattern: re.Pattern[str], tim
 class TestServeCommand:
     """The serve subprocess."""
 
-    async def test_serve_prints_banner_and_sink_lines(self) -> None:
-        """Banner names URL, SDK setup, sink and secret; a trigger shows up as signed sink lines."""
+    @pytest.mark.parametrize("child", [False, True], ids=["one-process", "delivery-process"])
+    async def test_serve_prints_banner_and_sink_lines(self, child: bool) -> None:
+        """Banner names URL, SDK setup, sink, secret and where POSTs come from; a trigger shows up as signed
+        sink lines; Ctrl-C stops everything (with --delivery-process, the child too)."""
         env = {**os.environ, "MOCKKNOCK_SPEED": "1000"}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mockknock", "serve", "--port", "0", "--seed", "3",
+            *(["--delivery-process"] if child else []),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
         )
         assert process.stdout is not None
+        courier: int | None = None
         try:
             url, banner = await read_until(process.stdout, URL_LINE)
             _, banner_rest = await read_until(process.stdout, re.compile(r"(control)"))
             banner += banner_rest
+            delivery = "POSTed from a child process (pid " if child else "delivery  POSTed from this process"
             for fragment in ("KNOCK_BASE_URL=", "base_url=", "baseURL:", "built-in sink", "signing secret  whsec_",
-                             "seed      3", "scaled x1000", "POSTed from a child process (pid "):
+                             "seed      3", "scaled x1000", delivery):
                 assert fragment in banner, f"{fragment!r} missing from banner:\n{banner}"
-            courier = int(re.search(r"child process \(pid (\d+)", banner).group(1))  # type: ignore[union-attr]
-            assert Path(f"/proc/{courier}").exists() or not Path("/proc").exists()
+            if child:
+                courier = int(re.search(r"child process \(pid (\d+)", banner).group(1))  # type: ignore[union-attr]
+                assert Path(f"/proc/{courier}").exists() or not Path("/proc").exists()
             async with aiohttp.ClientSession() as session, session.post(
                 f"{url}/v1/workflows/welcome/trigger", json={"recipients": ["u1"]}, headers=AUTH
             ) as response:
@@ -68,7 +74,7 @@ class TestServeCommand:
         assert code == 0
         # Ctrl-C stops the delivery process with the server (it ignores the signal itself and exits when the
         # server closes its stdin), so nothing is left behind.
-        assert not Path(f"/proc/{courier}").exists(), "the delivery process outlived the server"
+        assert courier is None or not Path(f"/proc/{courier}").exists(), "the delivery process outlived the server"
 
     def test_help_documents_every_option(self) -> None:
         """--help names each option and the MOCKKNOCK_ variables."""

@@ -78,7 +78,7 @@ class TestFrames:
 
 
 class TestDeliveryProcess:
-    """`serve`'s default: the same webhooks, signed the same way, POSTed by a child process."""
+    """`--delivery-process`: the same webhooks, signed the same way, POSTed by a child process."""
 
     async def test_signed_sequence_arrives(self, make_server: ServerFactory, receiver: Receiver) -> None:
         """A trigger's four webhooks arrive signed; the log has them from the child's answers."""
@@ -198,36 +198,69 @@ class TestDeliveryProcess:
         assert failed and all("code 3" in (a.error or "") for a in failed)
 
 
+class TestChildConcurrency:
+    async def test_no_more_under_way_than_its_concurrency(self, aiohttp_server: Any) -> None:
+        """The child holds requests beyond its concurrency and sends each as a connection frees, so the
+        receiver never sees more at once and every request gets its own answer."""
+        under_way = most = 0
+
+        async def hook(request: web.Request) -> web.Response:
+            nonlocal under_way, most
+            under_way += 1
+            most = max(most, under_way)
+            await asyncio.sleep(0.02)
+            under_way -= 1
+            return web.Response(status=200, text=(await request.read()).decode())
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = await aiohttp_server(app)
+        transport = CourierTransport(2)
+        await transport.open()
+        try:
+            results = await asyncio.gather(*(
+                transport.post(f"http://127.0.0.1:{server.port}/hook", f"request {n}".encode(),
+                               {"content-type": "text/plain"}, 10)
+                for n in range(12)))
+        finally:
+            await transport.close()
+        assert [(r.status, r.excerpt) for r in results] == [(200, f"request {n}") for n in range(12)]
+        assert most == 2
+
+
 class TestChoosingIt:
-    """Where the delivery process is on, and how to turn it off."""
+    """Where the delivery process is on, and how to turn it on."""
 
     def test_serve_default_and_overrides(self) -> None:
-        """On by default; the variable and the flag turn it off, the flag winning; a bad value says where."""
-        assert Settings.resolve({}, {}).delivery_process is True
+        """Off by default; the variable and the flag turn it on, the flag winning; a bad value says where."""
+        assert Settings.resolve({}, {}).delivery_process is False
+        assert Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "true"}, {}).delivery_process is True
         assert Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "false"}, {}).delivery_process is False
         assert Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "0"}, {"delivery_process": True}).delivery_process
         with pytest.raises(ConfigError, match="MOCKKNOCK_DELIVERY_PROCESS='maybe' is not valid"):
             Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "maybe"}, {})
 
     def test_cli_flags(self) -> None:
-        """`serve --no-delivery-process` reaches the settings."""
+        """`serve --delivery-process` and `--no-delivery-process` reach the settings."""
+        args = build_parser().parse_args(["serve", "--delivery-process"])
+        assert settings_from(args, {}).delivery_process is True
         args = build_parser().parse_args(["serve", "--no-delivery-process"])
-        assert settings_from(args, {}).delivery_process is False
+        assert settings_from(args, {"MOCKKNOCK_DELIVERY_PROCESS": "on"}).delivery_process is False
         args = build_parser().parse_args(["serve"])
-        assert settings_from(args, {"MOCKKNOCK_DELIVERY_PROCESS": "off"}).delivery_process is False
+        assert settings_from(args, {}).delivery_process is False
+        assert settings_from(args, {"MOCKKNOCK_DELIVERY_PROCESS": "on"}).delivery_process is True
 
     @pytest.mark.parametrize(("argv", "env", "expected"), [
         ([], {}, False),
-        (["--concurrency", "31"], {}, False),
-        (["--concurrency", "32"], {}, True),
-        (["--concurrency", "64", "--no-delivery-process"], {}, False),
+        (["--concurrency", "64"], {}, False),
         (["--delivery-process"], {}, True),
-        (["--concurrency", "64"], {"MOCKKNOCK_DELIVERY_PROCESS": "false"}, False),
+        (["--concurrency", "64", "--delivery-process"], {}, True),
+        (["--concurrency", "64"], {"MOCKKNOCK_DELIVERY_PROCESS": "true"}, True),
+        (["--delivery-process"], {"MOCKKNOCK_DELIVERY_PROCESS": "false"}, True),
+        (["--no-delivery-process"], {"MOCKKNOCK_DELIVERY_PROCESS": "true"}, False),
     ])
-    def test_replay_uses_it_from_concurrency_32(self, argv: list[str], env: dict[str, str],
-                                                expected: bool) -> None:
-        """With few first attempts in flight, each event waits for its answer and the extra hop costs more
-        than the second core gives (bench/replay.py: even at 16, better from 32)."""
+    def test_replay_uses_it_when_asked(self, argv: list[str], env: dict[str, str], expected: bool) -> None:
+        """At every concurrency, handing a POST to the child costs more than making it (bench/replay.py)."""
         args = build_parser().parse_args(["replay", "default", "--target", "http://127.0.0.1:9/hook", *argv])
         options = replay_module.options_from(args, env)
         settings = replay_module.replay_settings(load_default(), Endpoint.parse("http://127.0.0.1:9/hook"), options)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from mockknock import http1
 from mockknock.http1 import Answer, ConnectError, Disconnected, Http1Pool, ProtocolError, Target, plain_target
-from mockknock.transport import ErrorKind, InProcessTransport
+from mockknock.transport import ErrorKind, InProcessTransport, PostResult
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HEADERS = {"content-type": "application/json", "x-knock-event": "message.sent", "user-agent": "mockknock/test"}
@@ -344,3 +344,30 @@ class TestTransport:
         assert seen == [None, "Basic " + base64.b64encode(b"user:pw").decode()]
         assert (refused.status, refused.error_kind) == (None, ErrorKind.CONNECT)
         assert refused.error is not None and "cannot connect to 127.0.0.1:1" in refused.error
+
+    async def test_send_reports_through_its_callback_on_both_paths(
+            self, aiohttp_server: Callable[..., Awaitable[object]]) -> None:
+        """``send`` (the delivery process's way in) gives what ``post`` gives, for http1 and for aiohttp."""
+        async def hook(request: web.Request) -> web.Response:
+            return web.Response(status=202, text=(await request.read()).decode())
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = await aiohttp_server(app)
+        port = server.port  # type: ignore[attr-defined]
+        transport = InProcessTransport(4)
+        await transport.open()
+        loop = asyncio.get_running_loop()
+        answers: list[asyncio.Future[PostResult]] = []
+        try:
+            for url in (f"http://127.0.0.1:{port}/hook", f"http://u:p@127.0.0.1:{port}/hook",
+                        "http://127.0.0.1:1/hook"):
+                answer: asyncio.Future[PostResult] = loop.create_future()
+                transport.send(url, BODY, HEADERS, 5, answer.set_result)
+                answers.append(answer)
+            plain, with_credentials, refused = await asyncio.wait_for(asyncio.gather(*answers), 10)
+        finally:
+            await transport.close()
+        assert (plain.status, plain.excerpt) == (with_credentials.status, with_credentials.excerpt) == (
+            202, BODY.decode())
+        assert refused.error_kind == ErrorKind.CONNECT
