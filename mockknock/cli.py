@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mockknock import __version__, fixture_files, replay
-from mockknock.config import DEFAULT_PORT, Settings
+from mockknock.config import DEFAULT_PORT, WEBHOOK_CLIENTS, Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError, MockKnockError, ScenarioError
 from mockknock.scenario_file import load_scenario
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--delivery-process", action=argparse.BooleanOptionalAction, default=None,
                        help="POST webhooks from a child process, so the API keeps this one's core; pays "
                             "only with a spare core (default: off)")
+    serve.add_argument("--webhook-client", choices=WEBHOOK_CLIENTS,
+                       help="what POSTs to http:// endpoints: mockknock's own HTTP/1.1 client (default, about a "
+                            "third of aiohttp's CPU) or aiohttp's; https always uses aiohttp")
     serve.add_argument("--api-first-wait", dest="api_first_wait_s", metavar="DURATION",
                        help="while API requests are in flight, webhooks wait for a gap, at most this long at "
                             "a time (default 50ms; 0 = no priority)")

@@ -23,6 +23,7 @@ DEFAULT_PORT = 3737
 # Where a virtual clock starts unless told otherwise: a fixed instant, so a seeded virtual run stamps
 # the same times (and mints the same KSUIDs) on every machine and every day.
 DEFAULT_VIRTUAL_START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+WEBHOOK_CLIENTS = ("http1", "aiohttp")
 DEFAULT_ENVIRONMENT_ID = "0b1a7f4e-6d5c-4b3a-9e8f-7d6c5b4a3f2e"
 # Knock documents a 10 MB limit on `data`; the whole body may be a little larger than its data.
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024 + 64 * 1024
@@ -121,6 +122,9 @@ class Settings:
     # simulation. Off by default: a POST costs this process less than handing it over does (http1.py), so
     # the child pays only when a spare core runs it.
     delivery_process: bool = False
+    # What POSTs to http:// endpoints: mockknock's own HTTP/1.1 client (http1.py, a third of aiohttp's CPU
+    # per POST), or aiohttp's, should a server and http1 ever disagree. https always goes through aiohttp.
+    webhook_client: str = "http1"
     # While Knock API requests keep arriving, each webhook delivery attempt waits for a gap in them, at most
     # this long at a time (priority.py); 0 lets deliveries take turns with requests as they come.
     api_first_wait_s: float = 0.05
@@ -174,6 +178,11 @@ class Settings:
             raise ConfigError(f"delivery concurrency must be at least 1, got {self.delivery_concurrency}")
         if not 0 <= self.api_first_wait_s <= 10:
             raise ConfigError(f"the API-first wait must be from 0 to 10s, got {self.api_first_wait_s:g}s")
+        if self.webhook_client not in WEBHOOK_CLIENTS:
+            raise ConfigError(f"the webhook client is one of {', '.join(WEBHOOK_CLIENTS)}, got {self.webhook_client!r}")
+        if not self.environment_id.isascii() or not self.environment_id.isprintable():
+            raise ConfigError(f"the environment id is sent as the x-knock-environment-id header, so it must be "
+                              f"printable ASCII, got {self.environment_id!r}")
         if self.scenario is not None and not self.scenario.is_file():
             raise ConfigError(f"scenario file {self.scenario} does not exist")
 
@@ -207,6 +216,13 @@ def _instant(raw: str) -> int:
     return round(parsed.timestamp() * 1_000_000)
 
 
+def _choice(raw: str, choices: Sequence[str]) -> str:
+    value = str(raw).strip().lower()
+    if value not in choices:
+        raise ValueError(f"expected {' or '.join(choices)}")
+    return value
+
+
 def _endpoints(raw: str | Sequence[str]) -> tuple[Endpoint, ...]:
     # In the environment several URLs are separated by spaces or newlines.
     items = raw.split() if isinstance(raw, str) else list(raw)
@@ -237,6 +253,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "max_body_bytes": ("max-body-bytes", int),
     "delivery_concurrency": ("delivery-concurrency", int),
     "delivery_process": ("delivery-process", _bool),
+    "webhook_client": ("webhook-client", lambda raw: _choice(raw, WEBHOOK_CLIENTS)),
     "api_first_wait_s": ("api-first-wait", lambda raw: parse_duration(raw) / 1_000_000),
     "delivery_log_size": ("delivery-log-size", int),
     "quiet": ("quiet", _bool),

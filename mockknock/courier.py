@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from mockknock.config import WEBHOOK_CLIENTS
 from mockknock.transport import ErrorKind, InProcessTransport, PostResult, Transport
 
 _log = logging.getLogger("mockknock.courier")
@@ -136,8 +137,9 @@ class _Child(asyncio.SubprocessProtocol):
 class CourierTransport:
     """Hands each POST to a child process running ``python -m mockknock.courier``."""
 
-    def __init__(self, concurrency: int, python: str = sys.executable) -> None:
+    def __init__(self, concurrency: int, client: str = "http1", python: str = sys.executable) -> None:
         self._concurrency = concurrency
+        self._client = client
         self._python = python
         # As many again waiting in the child: a connection that frees takes the next request at once.
         self.backlog = concurrency
@@ -178,7 +180,7 @@ class CourierTransport:
 
     async def _fall_back(self, reason: str) -> None:
         _log.error("%s; POSTing webhooks from this process from now on", reason)
-        self._fallback = InProcessTransport(self._concurrency)
+        self._fallback = InProcessTransport(self._concurrency, self._client)
         await self._fallback.open()
 
     async def _spawn(self) -> None:
@@ -186,7 +188,7 @@ class CourierTransport:
         transport, child = await loop.subprocess_exec(
             lambda: _Child(self._on_result, self._on_exit),
             self._python, "-m", "mockknock.courier",
-            "--concurrency", str(self._concurrency),
+            "--concurrency", str(self._concurrency), "--client", self._client,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None, env=_child_environment(),
         )
         stdin = transport.get_pipe_transport(0)
@@ -284,12 +286,12 @@ def _child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root) + (os.pathsep + path if path else "")}
 
 
-def transport_for(in_child: bool, concurrency: int) -> Transport:
+def transport_for(in_child: bool, concurrency: int, client: str) -> Transport:
     # The child reads its stdin through the event loop, which Windows' proactor loop cannot do for an
     # inherited pipe; there, POSTs stay in this process.
     if in_child and sys.platform != "win32":
-        return CourierTransport(concurrency)
-    return InProcessTransport(concurrency)
+        return CourierTransport(concurrency, client)
+    return InProcessTransport(concurrency, client)
 
 
 # -- the child's side -----------------------------------------------------------------------------
@@ -348,9 +350,9 @@ class _Dispatcher:
             self._under_way -= 1
 
 
-async def run_child(concurrency: int, requests_fd: int, results_fd: int) -> None:
+async def run_child(concurrency: int, client: str, requests_fd: int, results_fd: int) -> None:
     loop = asyncio.get_running_loop()
-    transport = InProcessTransport(concurrency)
+    transport = InProcessTransport(concurrency, client)
     await transport.open()
     out, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(results_fd, "wb", buffering=0))
     dispatcher = _Dispatcher(transport, concurrency, _Batch(out.write))
@@ -365,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mockknock.courier",
                                      description="mockknock's webhook POSTs; started by mockknock, not by hand")
     parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--client", choices=WEBHOOK_CLIENTS, default="http1")
     args = parser.parse_args(argv)
     # Ctrl-C in the terminal reaches the whole process group; the parent decides when this one stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -372,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # into the frames.
     results_fd = os.dup(1)
     os.dup2(2, 1)
-    asyncio.run(run_child(args.concurrency, 0, results_fd))
+    asyncio.run(run_child(args.concurrency, args.client, 0, results_fd))
     return 0
 
 

@@ -50,7 +50,7 @@ import aiohttp
 from mockknock import __version__, signing
 from mockknock.arguments import positive_int
 from mockknock.clock import VirtualClock
-from mockknock.config import DEFAULT_ENVIRONMENT_ID, Endpoint, RetryPolicy, Settings, env_variable
+from mockknock.config import DEFAULT_ENVIRONMENT_ID, WEBHOOK_CLIENTS, Endpoint, RetryPolicy, Settings, env_variable
 from mockknock.delivery import Delivery
 from mockknock.duration import DurationError, format_duration, parse_duration
 from mockknock.errors import ConfigError, ScenarioError, SchemaViolation
@@ -121,6 +121,7 @@ class ReplayOptions:
     # POSTs from a child process. Off: a POST costs this process less than handing it to the child does
     # (bench/replay.py measures both at every concurrency), so the child pays only with cores to spare.
     delivery_process: bool = False
+    webhook_client: str = "http1"  # Settings.webhook_client
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -184,6 +185,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delivery-process", action=argparse.BooleanOptionalAction, default=None,
                         help="POST from a child process, so emission keeps this one's core; pays only with "
                              "cores to spare (default: off)")
+    parser.add_argument("--webhook-client", choices=WEBHOOK_CLIENTS,
+                        help="what POSTs to an http:// target: mockknock's own HTTP/1.1 client (default) or "
+                             "aiohttp's; https always uses aiohttp")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
     parser.add_argument("--json", metavar="FILE", help="write a JSON report here")
     parser.add_argument("--quiet", action="store_true",
@@ -205,7 +209,14 @@ def options_from(args: argparse.Namespace, env: Mapping[str, str], tty: bool = F
         concurrency=args.concurrency or 1,
         progress_every_s=0.2 if tty else 2.0,
         delivery_process=_delivery_process(args.delivery_process, env),
+        webhook_client=args.webhook_client or _webhook_client(env),
     )
+
+
+def _webhook_client(env: Mapping[str, str]) -> str:
+    variable = env_variable("webhook-client")
+    raw = env.get(variable)
+    return "http1" if not raw else Settings.resolve({variable: raw}, {}).webhook_client
 
 
 def _delivery_process(flag: bool | None, env: Mapping[str, str]) -> bool:
@@ -454,6 +465,7 @@ def replay_settings(scenario: Scenario, target: Endpoint, options: ReplayOptions
         # Retries run beside first attempts; the pool only has to be wide enough not to queue them.
         delivery_concurrency=max(64, options.concurrency * 2),
         delivery_process=options.delivery_process,
+        webhook_client=options.webhook_client,
         quiet=True,
     )
     settings.check()

@@ -69,7 +69,8 @@ class Simulation:
             settings.delivery_concurrency,
             user_agent=f"mockknock/{__version__}",
             outages=self.outages,
-            transport=transport_for(settings.delivery_process, settings.delivery_concurrency),
+            transport=transport_for(settings.delivery_process, settings.delivery_concurrency,
+                                    settings.webhook_client),
         )
         self.api_first = ApiFirst(settings.api_first_wait_s)
         self.delivery.gate = self.api_first.turn

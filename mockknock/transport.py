@@ -79,14 +79,16 @@ class InProcessTransport:
     """POSTs from this process, at most ``concurrency`` at once (delivery's workers see to that).
 
     Plain-``http`` endpoints go through ``http1``'s kept-alive connections; https and any URL that client
-    does not send as given go through one aiohttp ClientSession whose pool holds as many connections.
+    does not send as given (and every URL, with ``client="aiohttp"``) go through one aiohttp ClientSession
+    whose pool holds as many connections.
     """
 
     # URLs seen, each with its http1 target or None: a delivery has a handful of endpoints, a replay one.
     _TARGETS_KEPT = 1024
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, client: str = "http1") -> None:
         self._concurrency = concurrency
+        self._http1 = client == "http1"  # else aiohttp's client for every URL (Settings.webhook_client)
         self.backlog = 0
         self._pool: http1.Http1Pool | None = None
         self._targets: dict[str, http1.Target | None] = {}
@@ -140,7 +142,7 @@ class InProcessTransport:
         if target is _UNSEEN:
             if len(self._targets) >= self._TARGETS_KEPT:
                 self._targets.clear()
-            target = self._targets[url] = http1.plain_target(url)
+            target = self._targets[url] = http1.plain_target(url) if self._http1 else None
         assert target is None or isinstance(target, http1.Target)
         return target
 

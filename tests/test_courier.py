@@ -227,6 +227,27 @@ class TestChildConcurrency:
         assert [(r.status, r.excerpt) for r in results] == [(200, f"request {n}") for n in range(12)]
         assert most == 2
 
+    async def test_the_child_uses_the_client_asked_for(self, aiohttp_server: Any) -> None:
+        """``--webhook-client aiohttp`` reaches the child: its POSTs announce gzip, as only aiohttp's do."""
+        seen: list[str | None] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            seen.append(request.headers.get("accept-encoding"))
+            return web.Response(status=204)
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = await aiohttp_server(app)
+        for client in ("http1", "aiohttp"):
+            transport = CourierTransport(2, client)
+            await transport.open()
+            try:
+                result = await transport.post(f"http://127.0.0.1:{server.port}/hook", b"{}", {}, 10)
+            finally:
+                await transport.close()
+            assert result.status == 204
+        assert seen[0] is None and seen[1] is not None
+
 
 class TestChoosingIt:
     """Where the delivery process is on, and how to turn it on."""
@@ -239,6 +260,25 @@ class TestChoosingIt:
         assert Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "0"}, {"delivery_process": True}).delivery_process
         with pytest.raises(ConfigError, match="MOCKKNOCK_DELIVERY_PROCESS='maybe' is not valid"):
             Settings.resolve({"MOCKKNOCK_DELIVERY_PROCESS": "maybe"}, {})
+
+    def test_webhook_client_choice(self) -> None:
+        """http1 by default; aiohttp by variable or flag, in serve and replay; anything else says what is valid."""
+        assert Settings.resolve({}, {}).webhook_client == "http1"
+        assert Settings.resolve({"MOCKKNOCK_WEBHOOK_CLIENT": "AIOHTTP"}, {}).webhook_client == "aiohttp"
+        with pytest.raises(ConfigError, match="WEBHOOK_CLIENT='curl' is not valid: expected http1 or aiohttp"):
+            Settings.resolve({"MOCKKNOCK_WEBHOOK_CLIENT": "curl"}, {})
+        args = build_parser().parse_args(["serve", "--webhook-client", "aiohttp"])
+        assert settings_from(args, {}).webhook_client == "aiohttp"
+        for argv, env in ((["--webhook-client", "aiohttp"], {}), ([], {"MOCKKNOCK_WEBHOOK_CLIENT": "aiohttp"})):
+            args = build_parser().parse_args(["replay", "default", "--target", "http://127.0.0.1:9/hook", *argv])
+            options = replay_module.options_from(args, env)
+            settings = replay_module.replay_settings(load_default(), Endpoint.parse("http://127.0.0.1:9/hook"),
+                                                     options)
+            assert settings.webhook_client == "aiohttp"
+
+    def test_environment_id_must_fit_a_header(self) -> None:
+        with pytest.raises(ConfigError, match="x-knock-environment-id header, so it must be printable ASCII"):
+            Settings.resolve({"MOCKKNOCK_ENVIRONMENT_ID": "env\r\nx-evil: 1"}, {})
 
     def test_cli_flags(self) -> None:
         """`serve --delivery-process` and `--no-delivery-process` reach the settings."""

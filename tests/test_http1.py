@@ -371,3 +371,25 @@ class TestTransport:
         assert (plain.status, plain.excerpt) == (with_credentials.status, with_credentials.excerpt) == (
             202, BODY.decode())
         assert refused.error_kind == ErrorKind.CONNECT
+
+    @pytest.mark.parametrize(("client", "via_aiohttp"), [("http1", False), ("aiohttp", True)])
+    async def test_the_client_can_be_aiohttps_for_every_url(
+            self, aiohttp_server: Callable[..., Awaitable[object]], client: str, via_aiohttp: bool) -> None:
+        """Settings.webhook_client: aiohttp's client announces gzip (``accept-encoding``), http1 never does."""
+        seen: list[str | None] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            seen.append(request.headers.get("accept-encoding"))
+            return web.Response(status=204)
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = await aiohttp_server(app)
+        transport = InProcessTransport(4, client)
+        await transport.open()
+        try:
+            result = await transport.post(f"http://127.0.0.1:{server.port}/hook", BODY, HEADERS, 5)  # type: ignore[attr-defined]
+        finally:
+            await transport.close()
+        assert result.status == 204
+        assert (seen[0] is not None) is via_aiohttp
