@@ -90,9 +90,11 @@ Done = Callable[[Answer | BaseException], None]
 class _Connection(asyncio.Protocol):
     """One connection: sends a request, parses its answer as bytes arrive, reports it to ``done``."""
 
-    def __init__(self, excerpt_bytes: int, release: Callable[[_Connection], None]) -> None:
+    def __init__(self, excerpt_bytes: int, release: Callable[[_Connection], None],
+                 lost: Callable[[_Connection], None]) -> None:
         self._excerpt_bytes = excerpt_bytes
         self._release = release
+        self._lost = lost
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._done: Done | None = None
@@ -128,6 +130,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._lost(self)
         if self._done is None:
             return
         if self._parse == self._until_close:
@@ -331,6 +334,7 @@ class Http1Pool:
     def __init__(self, excerpt_bytes: int) -> None:
         self._excerpt_bytes = excerpt_bytes
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._open: set[_Connection] = set()  # idle or busy: what close() must close
         self._connecting: set[asyncio.Task[_Connection | None]] = set()
         self._sweep: asyncio.TimerHandle | None = None
 
@@ -384,7 +388,7 @@ class Http1Pool:
         try:
             async with asyncio.timeout_at(deadline):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(self._excerpt_bytes, lambda c: self._checkin(key, c)),
+                    lambda: _Connection(self._excerpt_bytes, lambda c: self._checkin(key, c), self._open.discard),
                     target.host, target.port)
         except TimeoutError as exc:
             done(exc)
@@ -395,6 +399,10 @@ class Http1Pool:
             return None
         except asyncio.CancelledError:
             return None  # abandoned, or the pool closed: nobody waits for an answer
+        if connection.closed:  # the server hung up before this task could resume
+            done(Disconnected("the server closed the connection as soon as it was opened"))
+            return None
+        self._open.add(connection)
         connection.send(head, body, deadline, done)
         return connection
 
@@ -431,9 +439,8 @@ class Http1Pool:
             self._sweep = None
         for task in self._connecting:
             task.cancel()
-        for idle in self._idle.values():
-            for connection in idle:
-                connection.close()
+        for connection in list(self._open):  # busy ones too: their answers have nobody left to read them
+            connection.close()
         self._idle.clear()
 
 

@@ -316,6 +316,25 @@ class TestFailures:
             await asyncio.wait_for(closed.wait(), 2)
 
 
+    async def test_closing_the_pool_closes_busy_connections_too(self) -> None:
+        closed = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read_request(reader)
+            assert await reader.read() == b""
+            closed.set()
+
+        pool = Http1Pool(excerpt_bytes=16)
+        outcomes: list[Answer | BaseException] = []
+        async with serve(handler) as server:
+            pool.send(server.target(), BODY, HEADERS, 5, outcomes.append)
+            while not server.requests:
+                await asyncio.sleep(0.01)
+            pool.close()
+            await asyncio.wait_for(closed.wait(), 2)
+        assert len(outcomes) == 1 and isinstance(outcomes[0], Disconnected)
+
+
 class TestTransport:
     """InProcessTransport sends plain http through http1 and everything else through aiohttp."""
 
