@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# Node's HTTP server closes a connection idle for 5 s, the shortest default among common servers; a
-# connection reused just as the server closes it fails the POST it carried (which is not safe to send
-# again). So connections idle this long are closed here first.
+# Servers close idle connections on their own schedules (Node and uvicorn after 5 s, gunicorn after 2 s).
+# A close that has arrived marks the connection unusable at once; one still in flight when a POST goes out
+# fails that POST, which is not safe to send again. Not keeping connections longer than this narrows that
+# window for the 5 s servers, and bounds the sockets an idle mock holds open.
 IDLE_S = 4.0
 MAX_HEAD_BYTES = 64 * 1024
 # Writing a large body after its head, instead of joined to it, saves copying it.
