@@ -111,10 +111,11 @@ class TestDeliveryProcess:
         assert len(seen[0]) == 8
         assert seen[0] == seen[1]
 
+    @pytest.mark.parametrize(("in_child", "client"), [(True, "http1"), (False, "http1"), (False, "aiohttp")])
     async def test_errors_and_timeouts_come_back(
-        self, make_server: ServerFactory, receiver: Receiver, aiohttp_server: Any
+        self, make_server: ServerFactory, receiver: Receiver, aiohttp_server: Any, in_child: bool, client: str
     ) -> None:
-        """A 500, a timeout and a closed port are logged as in-process delivery logs them."""
+        """A 500, a timeout and a closed port are logged alike, whichever process and client POST."""
         receiver.script = [500]
 
         async def slow(request: web.Request) -> web.Response:
@@ -127,7 +128,8 @@ class TestDeliveryProcess:
         retry = RetryPolicy(max_attempts=2, timeout_s=0.2, base_us=1_000_000)
         server = await make_server(
             f"{receiver.url}|message.sent", f"{slow_server.make_url('/hook')}|message.sent",
-            "http://127.0.0.1:9/hook|message.sent", virtual_clock=True, retry=retry, delivery_process=True,
+            "http://127.0.0.1:9/hook|message.sent", virtual_clock=True, retry=retry, delivery_process=in_child,
+            webhook_client=client,
         )
         async with aiohttp.ClientSession() as session:
             await trigger(session, server.url, recipients=["u1"])
