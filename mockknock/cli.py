@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from mockknock import __version__, fixture_files, replay
+from mockknock import __version__
 from mockknock.config import DEFAULT_PORT, WEBHOOK_CLIENTS, Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError, MockKnockError, ScenarioError
@@ -31,7 +31,13 @@ MOCKKNOCK_WEBHOOK_URL="http://a/hook http://b/hook"); flags win over variables.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands whose code `serve` never needs: their modules are imported only when they, or every command's
+# help, are asked for, which takes about a fifth off serve's start-up (bench/serve.py (c)).
+_LAZY_COMMANDS = ("replay", "fixtures")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser; or, for ``command`` other than those in _LAZY_COMMANDS, not theirs."""
     parser = argparse.ArgumentParser(prog="mockknock", description="A local mock of Knock (knock.app).")
     parser.add_argument("--version", action="version", version=f"mockknock {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -83,16 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="make the scenario's script: calls itself, starting at once")
     serve.add_argument("--quiet", action="store_const", const=True, default=None,
                        help="do not print sink deliveries")
-    replay_parser = commands.add_parser(
-        "replay", help=replay.REPLAY_HELP, description=replay.REPLAY_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    replay.add_arguments(replay_parser)
-    fixtures_parser = commands.add_parser(
-        "fixtures", help=fixture_files.HELP, description=fixture_files.DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    fixture_files.add_arguments(fixtures_parser)
+    if command in (None, "replay"):
+        from mockknock import replay  # noqa: PLC0415 - see _LAZY_COMMANDS
+
+        replay_parser = commands.add_parser(
+            "replay", help=replay.REPLAY_HELP, description=replay.REPLAY_DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        replay.add_arguments(replay_parser)
+    if command in (None, "fixtures"):
+        from mockknock import fixture_files  # noqa: PLC0415 - see _LAZY_COMMANDS
+
+        fixtures_parser = commands.add_parser(
+            "fixtures", help=fixture_files.HELP, description=fixture_files.DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        fixture_files.add_arguments(fixtures_parser)
     validate = commands.add_parser(
         "validate", help="check scenario files and report every problem",
         description="Check scenario YAML files. Exit 0 when all are valid, 1 when any has a problem.",
@@ -179,8 +191,11 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    # Anything but a plain command first (no command, --help, --version, a typo) gets every command's parser.
+    first = words[0] if words else None
+    parser = build_parser(first if first in ("serve", "validate", *_LAZY_COMMANDS) else None)
+    args = parser.parse_args(words)
     environment = os.environ if env is None else env
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
@@ -188,8 +203,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return EXIT_USAGE
     try:
         if args.command == "fixtures":
+            from mockknock import fixture_files  # noqa: PLC0415 - see _LAZY_COMMANDS
+
             return fixture_files.run(args, sys.stdout, sys.stderr)
         if args.command == "replay":
+            from mockknock import replay  # noqa: PLC0415 - see _LAZY_COMMANDS
+
             return replay.run(args, sys.stdout, sys.stderr)
         if args.command == "validate":
             return validate_files(args.files, Console(), sys.stderr)

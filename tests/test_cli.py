@@ -76,6 +76,17 @@ class TestServeCommand:
         # server closes its stdin), so nothing is left behind.
         assert courier is None or not Path(f"/proc/{courier}").exists(), "the delivery process outlived the server"
 
+    def test_serve_leaves_the_other_commands_unloaded(self) -> None:
+        """serve's start-up does not import replay's and fixtures' code (bench (c)); --help still lists them."""
+        probe = ("import sys; from mockknock.cli import build_parser; build_parser('serve'); "
+                 "print(sorted(m for m in sys.modules if m.startswith(('mockknock.replay', 'mockknock.fixture'))))")
+        loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert loaded.stdout.strip() == "[]"
+        listing = subprocess.run([sys.executable, "-m", "mockknock", "--help"], capture_output=True, text=True,
+                                 check=True)
+        for command in ("serve", "replay", "fixtures", "validate"):
+            assert command in listing.stdout
+
     def test_help_documents_every_option(self) -> None:
         """--help names each option and the MOCKKNOCK_ variables."""
         result = subprocess.run([sys.executable, "-m", "mockknock", "serve", "--help"], capture_output=True,
