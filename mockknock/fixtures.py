@@ -194,7 +194,7 @@ def signed_headers(
         event_type = found
     return {
         **signing.webhook_headers(str(event_type), environment_id, signing.sign(body, secret, timestamp_ms)),
-        # Set on delivery's ClientSession rather than per request, but sent with every POST all the same.
+        # Delivery adds it to each POST's signed headers; a fixture's headers are what a POST carries.
         "user-agent": f"mockknock/{__version__}",
     }
 
