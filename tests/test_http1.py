@@ -17,7 +17,7 @@ from mockknock import http1
 from mockknock.http1 import Answer, ConnectError, Disconnected, Http1Pool, ProtocolError, Target, plain_target
 from mockknock.transport import ErrorKind, InProcessTransport, PostResult
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[["Scripted", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 HEADERS = {"content-type": "application/json", "x-knock-event": "message.sent", "user-agent": "mockknock/test"}
 BODY = b'{"__typename":"Event","type":"message.sent"}'
 
@@ -40,7 +40,7 @@ class Scripted:
             assert task is not None
             self._handlers.add(task)
             try:
-                await self._handler(reader, writer)
+                await self._handler(self, reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError):
                 pass
             finally:
@@ -77,9 +77,9 @@ class Scripted:
 def answering(*answers: bytes, then_close: bool = False, pieces: int = 1) -> Handler:
     """Reads a request and writes the next answer, for each answer in turn (cut into ``pieces`` writes)."""
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for answer in answers:
-            await server_of[handler].read_request(reader)
+            await server.read_request(reader)
             step = max(1, len(answer) // pieces)
             for at in range(0, len(answer), step):
                 writer.write(answer[at:at + step])
@@ -92,9 +92,6 @@ def answering(*answers: bytes, then_close: bool = False, pieces: int = 1) -> Han
     return handler
 
 
-server_of: dict[Handler, Scripted] = {}
-
-
 @pytest.fixture
 async def pool() -> AsyncIterator[Http1Pool]:
     created = Http1Pool(excerpt_bytes=16)
@@ -103,9 +100,7 @@ async def pool() -> AsyncIterator[Http1Pool]:
 
 
 def serve(handler: Handler) -> Scripted:
-    scripted = Scripted(handler)
-    server_of[handler] = scripted
-    return scripted
+    return Scripted(handler)
 
 
 OK_204 = b"HTTP/1.1 204 No Content\r\nserver: test\r\n\r\n"
@@ -212,7 +207,7 @@ class TestAnswers:
     ])
     async def test_a_connection_is_kept_only_when_the_server_means_to(self, pool: Http1Pool, answer: bytes,
                                                                       reused: bool) -> None:
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             while True:
                 await server.read_request(reader)
                 writer.write(answer)
@@ -286,7 +281,7 @@ class TestFailures:
 
     async def test_an_early_answer_to_a_body_still_being_written(self, pool: Http1Pool) -> None:
         """A server that refuses a large body before reading it: the answer counts, the connection does not."""
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(sized(413, b"too large"))
             await writer.drain()
@@ -301,7 +296,7 @@ class TestFailures:
     async def test_a_cancelled_post_closes_its_connection(self, pool: Http1Pool) -> None:
         closed = asyncio.Event()
 
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await server.read_request(reader)
             assert await reader.read() == b""  # no answer given: the client gives up and closes
             closed.set()
@@ -319,7 +314,7 @@ class TestFailures:
     async def test_closing_the_pool_closes_busy_connections_too(self) -> None:
         closed = asyncio.Event()
 
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await server.read_request(reader)
             assert await reader.read() == b""
             closed.set()
