@@ -196,10 +196,11 @@ class _Connection(asyncio.Protocol):
         if done is not None:
             done(Answer(self._status, bytes(self._excerpt)))
 
-    def _keep(self, data: bytes | bytearray | memoryview) -> None:
-        room = self._excerpt_bytes - len(self._excerpt)
+    def _keep(self, buffer: bytearray, length: int) -> None:
+        """Add the first ``length`` bytes of ``buffer`` to the excerpt, as far as it has room."""
+        room = min(self._excerpt_bytes - len(self._excerpt), length)
         if room > 0:
-            self._excerpt += data[:room]
+            self._excerpt += buffer[:room]
 
     # -- the parser: each step consumes what it can and says whether to go on ----------------------
 
@@ -256,18 +257,12 @@ class _Connection(asyncio.Protocol):
         return True
 
     def _sized(self) -> bool:
-        buffer = self._buffer
-        take = min(self._remaining, len(buffer))
-        self._keep(memoryview(buffer)[:take])
-        del buffer[:take]
-        self._remaining -= take
-        if self._remaining:
-            return False
-        self._finish()
+        if self._take_body():
+            self._finish()
         return False
 
     def _until_close(self) -> bool:
-        self._keep(self._buffer)
+        self._keep(self._buffer, len(self._buffer))
         self._buffer.clear()
         return False
 
@@ -290,15 +285,19 @@ class _Connection(asyncio.Protocol):
         return True
 
     def _chunk_data(self) -> bool:
-        buffer = self._buffer
-        take = min(self._remaining, len(buffer))
-        self._keep(memoryview(buffer)[:take])
-        del buffer[:take]
-        self._remaining -= take
-        if self._remaining:
+        if not self._take_body():
             return False
         self._parse = self._chunk_end
         return True
+
+    def _take_body(self) -> bool:
+        """Consume what has arrived of the ``_remaining`` body bytes; True once all of them have."""
+        buffer = self._buffer
+        take = min(self._remaining, len(buffer))
+        self._keep(buffer, take)
+        del buffer[:take]
+        self._remaining -= take
+        return not self._remaining
 
     def _chunk_end(self) -> bool:
         if len(self._buffer) < 2:

@@ -31,6 +31,7 @@ from mockknock.scenario_file import load_default
 from mockknock.server import MockKnockServer
 from mockknock.transport import ErrorKind, PostResult
 from tests.conftest import AUTH, SECRET, Receiver, ServerFactory
+from tests.test_http1 import hook_url, recording
 from tests.test_webhooks_e2e import independent_verify, trigger
 
 
@@ -214,14 +215,12 @@ class TestChildConcurrency:
             under_way -= 1
             return web.Response(status=200, text=(await request.read()).decode())
 
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        server = await aiohttp_server(app)
+        url = await hook_url(aiohttp_server, hook)
         transport = CourierTransport(2)
         await transport.open()
         try:
             results = await asyncio.gather(*(
-                transport.post(f"http://127.0.0.1:{server.port}/hook", f"request {n}".encode(),
+                transport.post(url, f"request {n}".encode(),
                                {"content-type": "text/plain"}, 10)
                 for n in range(12)))
         finally:
@@ -232,24 +231,16 @@ class TestChildConcurrency:
     async def test_the_child_uses_the_client_asked_for(self, aiohttp_server: Any) -> None:
         """``--webhook-client aiohttp`` reaches the child: its POSTs announce gzip, as only aiohttp's do."""
         seen: list[str | None] = []
-
-        async def hook(request: web.Request) -> web.Response:
-            seen.append(request.headers.get("accept-encoding"))
-            return web.Response(status=204)
-
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        server = await aiohttp_server(app)
+        url = await hook_url(aiohttp_server, recording("accept-encoding", seen))
         for client in ("http1", "aiohttp"):
             transport = CourierTransport(2, client)
             await transport.open()
             try:
-                result = await transport.post(f"http://127.0.0.1:{server.port}/hook", b"{}", {}, 10)
+                result = await transport.post(url, b"{}", {}, 10)
             finally:
                 await transport.close()
             assert result.status == 204
         assert seen[0] is None and seen[1] is not None
-
 
 class TestChoosingIt:
     """Where the delivery process is on, and how to turn it on."""

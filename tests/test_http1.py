@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -109,6 +110,23 @@ OK_204 = b"HTTP/1.1 204 No Content\r\nserver: test\r\n\r\n"
 def sized(status: int, body: bytes, *extra: str) -> bytes:
     lines = "".join(f"{line}\r\n" for line in extra)
     return f"HTTP/1.1 {status} Whatever\r\ncontent-length: {len(body)}\r\n{lines}\r\n".encode() + body
+
+
+async def hook_url(aiohttp_server: Any, hook: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> str:
+    """The URL of a receiver on 127.0.0.1, port 0, whose ``POST /hook`` runs ``hook``."""
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = await aiohttp_server(app)
+    return f"http://127.0.0.1:{server.port}/hook"
+
+
+def recording(header: str, seen: list[str | None]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A hook that notes each request's ``header`` (None when absent) and answers 204."""
+    async def hook(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        seen.append(request.headers.get(header))
+        return web.Response(status=204)
+    return hook
 
 
 class TestTargets:
@@ -333,7 +351,7 @@ class TestFailures:
 class TestTransport:
     """InProcessTransport sends plain http through http1 and everything else through aiohttp."""
 
-    async def test_both_paths_report_alike(self, aiohttp_server: Callable[..., Awaitable[object]]) -> None:
+    async def test_both_paths_report_alike(self, aiohttp_server: Any) -> None:
         seen: list[str | None] = []
 
         async def hook(request: web.Request) -> web.Response:
@@ -341,15 +359,12 @@ class TestTransport:
             seen.append(request.headers.get("authorization"))
             return web.Response(status=503, text="down for maintenance")
 
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        server = await aiohttp_server(app)
-        port = server.port  # type: ignore[attr-defined]
+        url = await hook_url(aiohttp_server, hook)
         transport = InProcessTransport(4)
         await transport.open()
         try:
-            plain = await transport.post(f"http://127.0.0.1:{port}/hook", BODY, HEADERS, 5)
-            with_credentials = await transport.post(f"http://user:pw@127.0.0.1:{port}/hook", BODY, HEADERS, 5)
+            plain = await transport.post(url, BODY, HEADERS, 5)
+            with_credentials = await transport.post(url.replace("http://", "http://user:pw@"), BODY, HEADERS, 5)
             refused = await transport.post("http://127.0.0.1:1/hook", BODY, HEADERS, 5)
         finally:
             await transport.close()
@@ -359,25 +374,20 @@ class TestTransport:
         assert (refused.status, refused.error_kind) == (None, ErrorKind.CONNECT)
         assert refused.error is not None and "cannot connect to 127.0.0.1:1" in refused.error
 
-    async def test_send_reports_through_its_callback_on_both_paths(
-            self, aiohttp_server: Callable[..., Awaitable[object]]) -> None:
+    async def test_send_reports_through_its_callback_on_both_paths(self, aiohttp_server: Any) -> None:
         """``send`` (the delivery process's way in) gives what ``post`` gives, for http1 and for aiohttp."""
         async def hook(request: web.Request) -> web.Response:
             return web.Response(status=202, text=(await request.read()).decode())
 
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        server = await aiohttp_server(app)
-        port = server.port  # type: ignore[attr-defined]
+        url = await hook_url(aiohttp_server, hook)
         transport = InProcessTransport(4)
         await transport.open()
         loop = asyncio.get_running_loop()
         answers: list[asyncio.Future[PostResult]] = []
         try:
-            for url in (f"http://127.0.0.1:{port}/hook", f"http://u:p@127.0.0.1:{port}/hook",
-                        "http://127.0.0.1:1/hook"):
+            for target in (url, url.replace("http://", "http://u:p@"), "http://127.0.0.1:1/hook"):
                 answer: asyncio.Future[PostResult] = loop.create_future()
-                transport.send(url, BODY, HEADERS, 5, answer.set_result)
+                transport.send(target, BODY, HEADERS, 5, answer.set_result)
                 answers.append(answer)
             plain, with_credentials, refused = await asyncio.wait_for(asyncio.gather(*answers), 10)
         finally:
@@ -387,22 +397,15 @@ class TestTransport:
         assert refused.error_kind == ErrorKind.CONNECT
 
     @pytest.mark.parametrize(("client", "via_aiohttp"), [("http1", False), ("aiohttp", True)])
-    async def test_the_client_can_be_aiohttps_for_every_url(
-            self, aiohttp_server: Callable[..., Awaitable[object]], client: str, via_aiohttp: bool) -> None:
+    async def test_the_client_can_be_aiohttps_for_every_url(self, aiohttp_server: Any, client: str,
+                                                            via_aiohttp: bool) -> None:
         """Settings.webhook_client: aiohttp's client announces gzip (``accept-encoding``), http1 never does."""
         seen: list[str | None] = []
-
-        async def hook(request: web.Request) -> web.Response:
-            seen.append(request.headers.get("accept-encoding"))
-            return web.Response(status=204)
-
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        server = await aiohttp_server(app)
+        url = await hook_url(aiohttp_server, recording("accept-encoding", seen))
         transport = InProcessTransport(4, client)
         await transport.open()
         try:
-            result = await transport.post(f"http://127.0.0.1:{server.port}/hook", BODY, HEADERS, 5)  # type: ignore[attr-defined]
+            result = await transport.post(url, BODY, HEADERS, 5)
         finally:
             await transport.close()
         assert result.status == 204
