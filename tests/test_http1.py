@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -346,6 +347,97 @@ class TestFailures:
             pool.close()
             await asyncio.wait_for(closed.wait(), 2)
         assert len(outcomes) == 1 and isinstance(outcomes[0], Disconnected)
+
+
+CHAOS = ("plain", "chunked", "no answer", "cut off", "silent", "garbage", "close after")
+# What each of the chaotic server's behaviours must come to, for request number n.
+CHAOS_OUTCOMES: dict[str, Callable[[int, Answer | BaseException | None], bool]] = {
+    "plain": lambda n, o: o == Answer(200, f"ok {n}".encode()),
+    "chunked": lambda n, o: o == Answer(201, f"ok {n}".encode()),
+    "close after": lambda n, o: o == Answer(202, f"ok {n}".encode()),
+    "no answer": lambda _, o: isinstance(o, Disconnected) and "without answering" in str(o),
+    "cut off": lambda _, o: isinstance(o, Disconnected) and "middle of its answer" in str(o),
+    "silent": lambda _, o: isinstance(o, TimeoutError),
+    "garbage": lambda _, o: isinstance(o, ProtocolError),
+}
+
+
+class Chaotic:
+    """A handler that treats request number n (its body ends ``#n``) as ``plan[n]`` says."""
+
+    def __init__(self, plan: dict[int, str]) -> None:
+        self.plan = plan
+        self.open_sockets = 0
+
+    async def __call__(self, server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_sockets += 1
+        try:
+            while await self._answer(server, reader, writer):
+                pass
+        finally:
+            self.open_sockets -= 1
+
+    async def _answer(self, server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request as planned; False when the connection is done with."""
+        n = int((await server.read_request(reader)).rsplit(b"#", 1)[1])
+        behaviour = self.plan[n]
+        if behaviour == "no answer":
+            return False
+        if behaviour == "silent":
+            await reader.read()  # until the client gives up
+            return False
+        if behaviour == "plain":
+            writer.write(sized(200, f"ok {n}".encode()))
+        elif behaviour == "chunked":
+            answer = (f"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nok \r\n"
+                      f"{len(str(n)):x}\r\n{n}\r\n0\r\n\r\n").encode()
+            for at in range(0, len(answer), 5):
+                writer.write(answer[at:at + 5])
+                await writer.drain()
+        elif behaviour == "close after":
+            writer.write(sized(202, f"ok {n}".encode(), "connection: close"))
+        elif behaviour == "cut off":
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\npartial")
+        else:
+            writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        if behaviour == "garbage":
+            await reader.read()
+        return behaviour in ("plain", "chunked")
+
+
+class TestChaos:
+    async def test_every_post_ends_with_what_its_server_did(self) -> None:
+        """A seeded server that, request by request, answers plainly, answers chunked in small pieces,
+        hangs up without answering or halfway through, stays silent past the timeout, or talks nonsense.
+        Every POST, 16 at a time over reused connections, ends in time with exactly the outcome its
+        server chose; nothing hangs and no connection is left open."""
+        rng = random.Random(20261203)
+        plan = {n: rng.choice(CHAOS) for n in range(300)}
+        chaotic = Chaotic(plan)
+        pool = Http1Pool(excerpt_bytes=32)
+        outcomes: dict[int, Answer | BaseException] = {}
+        async with serve(chaotic) as server:
+            target = server.target()
+            numbers = iter(plan)
+
+            async def worker() -> None:
+                for n in numbers:
+                    try:
+                        outcomes[n] = await pool.post(target, BODY + f"#{n}".encode(), HEADERS, 0.3)
+                    except (TimeoutError, http1.Http1Error) as exc:
+                        outcomes[n] = exc
+
+            await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(16))), 60)
+            pool.close()
+            for _ in range(100):
+                if not chaotic.open_sockets:
+                    break
+                await asyncio.sleep(0.01)
+        assert chaotic.open_sockets == 0
+        wrong = {n: (plan[n], outcomes.get(n)) for n in plan if not CHAOS_OUTCOMES[plan[n]](n, outcomes.get(n))}
+        assert not wrong, wrong
+        assert set(plan.values()) == set(CHAOS)
 
 
 class TestTransport:
