@@ -32,7 +32,7 @@ MOCKKNOCK_WEBHOOK_URL="http://a/hook http://b/hook"); flags win over variables.
 
 
 # Commands whose code `serve` never needs: their modules are imported only when they, or every command's
-# help, are asked for, which takes about a fifth off serve's start-up (bench/serve.py (c)).
+# help, are asked for, which takes ~80 ms off serve's start-up on a slow day (bench/serve.py (c)).
 _LAZY_COMMANDS = ("replay", "fixtures")
 
 
@@ -77,8 +77,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="POST webhooks from a child process, so the API keeps this one's core; pays "
                             "only with a spare core (default: off)")
     serve.add_argument("--webhook-client", choices=WEBHOOK_CLIENTS,
-                       help="what POSTs to http:// endpoints: mockknock's own HTTP/1.1 client (default, about a "
-                            "third of aiohttp's CPU) or aiohttp's; https always uses aiohttp")
+                       help="what POSTs to http:// endpoints: mockknock's own HTTP/1.1 client (default, about "
+                            "40%% of aiohttp's CPU per POST) or aiohttp's; https always uses aiohttp")
     serve.add_argument("--api-first-wait", dest="api_first_wait_s", metavar="DURATION",
                        help="while API requests are in flight, webhooks wait for a gap, at most this long at "
                             "a time (default 50ms; 0 = no priority)")

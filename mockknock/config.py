@@ -122,7 +122,7 @@ class Settings:
     # simulation. Off by default: a POST costs this process less than handing it over does (http1.py), so
     # the child pays only when a spare core runs it.
     delivery_process: bool = False
-    # What POSTs to http:// endpoints: mockknock's own HTTP/1.1 client (http1.py, a third of aiohttp's CPU
+    # What POSTs to http:// endpoints: mockknock's own HTTP/1.1 client (http1.py, 40 % of aiohttp's CPU
     # per POST), or aiohttp's, should a server and http1 ever disagree. https always goes through aiohttp.
     webhook_client: str = "http1"
     # While Knock API requests keep arriving, each webhook delivery attempt waits for a gap in them, at most

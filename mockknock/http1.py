@@ -1,8 +1,8 @@
 """POSTs over kept-alive HTTP/1.1 connections to plain-``http`` endpoints, and reads back the status.
 
-Webhook delivery is nothing but such requests, and aiohttp's client spends about three times the CPU of
-this one on each (bench/README.md, "Fourth round"): it builds a request and a response object, a
-stream reader and a timer context for every POST. Here one ``asyncio.Protocol`` per connection parses
+Webhook delivery is nothing but such requests, and aiohttp's client spends about two and a half times
+the CPU of this one on each (bench/http_client.py): it builds a request and a response object, a stream
+reader and a timer context for every POST. Here one ``asyncio.Protocol`` per connection parses
 the answer as it arrives, keeps its first bytes for the delivery log and drops the rest.
 
 Only what a webhook endpoint needs is spoken: ``Content-Length`` or chunked answers, answers that end
