@@ -160,6 +160,16 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return not self.closed and self._keep_alive and self._done is None
 
+    def abandon(self, done: Done) -> None:
+        """Give up the exchange reporting to ``done``, if it is still under way: by now the connection may
+        be carrying somebody else's."""
+        if self._done is done:
+            self._done = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.close()
+
     def close(self) -> None:
         self.closed = True
         if self._transport is not None:
@@ -349,7 +359,7 @@ class Http1Pool:
         connection = self._checkout((target.host, target.port))
         if connection is not None:
             connection.send(head, body, deadline, done)
-            return connection.close
+            return lambda: connection.abandon(done)
         task = loop.create_task(self._connect_and_send(target, head, body, deadline, done))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
@@ -358,7 +368,7 @@ class Http1Pool:
             if not task.done():
                 task.cancel()
             elif not task.cancelled() and (opened := task.result()) is not None:
-                opened.close()
+                opened.abandon(done)
 
         return abandon
 
@@ -396,6 +406,9 @@ class Http1Pool:
         except OSError as exc:  # refused, unreachable, no such host
             reason = exc.strerror or str(exc) or type(exc).__name__
             done(ConnectError(f"cannot connect to {target.host}:{target.port}: {reason}"))
+            return None
+        except Exception as exc:  # e.g. a host name IDNA cannot encode (UnicodeError): still this POST's end
+            done(ConnectError(f"cannot connect to {target.host}:{target.port}: {exc}"))
             return None
         except asyncio.CancelledError:
             return None  # abandoned, or the pool closed: nobody waits for an answer

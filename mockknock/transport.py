@@ -133,7 +133,12 @@ class InProcessTransport:
     def _sent(self, done: Callable[[PostResult], None]) -> Callable[[asyncio.Task[PostResult]], None]:
         def report(task: asyncio.Task[PostResult]) -> None:
             self._sending.discard(task)
-            if not task.cancelled():
+            if task.cancelled():
+                return
+            failure = task.exception()
+            if failure is not None:  # not a ClientError, yet the POST is over: its sender must hear of it
+                done(PostResult(None, 0.0, f"{type(failure).__name__}: {failure}", ErrorKind.CONNECT))
+            else:
                 done(task.result())
         return report
 

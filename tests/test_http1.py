@@ -298,6 +298,29 @@ class TestFailures:
         with pytest.raises(ConnectError, match=f"cannot connect to 127.0.0.1:{target.port}"):
             await pool.post(target, BODY, HEADERS, 5)
 
+    async def test_a_host_name_that_cannot_be_looked_up_ends_the_post(self, pool: Http1Pool) -> None:
+        """getaddrinfo raises UnicodeError, not OSError, for an empty label; the POST still ends."""
+        target = plain_target("http://a..b:8000/hook")
+        assert target is not None
+        with pytest.raises(ConnectError, match=r"cannot connect to a\.\.b:8000"):
+            await asyncio.wait_for(pool.post(target, BODY, HEADERS, 5), 5)
+
+    async def test_abandoning_a_finished_post_leaves_its_connection_to_the_next(self, pool: Http1Pool) -> None:
+        """A POST given up after its answer came (a task cancelled a moment too late) must not close the
+        connection, which may already carry the next POST."""
+        answers = (sized(200, b"opening"), sized(200, b"first"), sized(200, b"second"))
+        async with serve(answering(*answers)) as server:
+            # The first POST opens the connection: the second goes out on it, as a reused one.
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b"opening")
+            first: asyncio.Future[Answer | BaseException] = asyncio.get_running_loop().create_future()
+            abandon_first = pool.send(server.target(), BODY, HEADERS, 5, first.set_result)
+            assert await first == Answer(200, b"first")
+            second: asyncio.Future[Answer | BaseException] = asyncio.get_running_loop().create_future()
+            pool.send(server.target(), BODY, HEADERS, 5, second.set_result)
+            abandon_first()
+            assert await asyncio.wait_for(second, 5) == Answer(200, b"second")
+        assert server.connections == 1
+
     async def test_an_early_answer_to_a_body_still_being_written(self, pool: Http1Pool) -> None:
         """A server that refuses a large body before reading it: the answer counts, the connection does not."""
         async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -502,3 +525,21 @@ class TestTransport:
             await transport.close()
         assert result.status == 204
         assert (seen[0] is not None) is via_aiohttp
+
+    async def test_send_reports_a_failure_aiohttp_does_not_class(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Whatever ends a POST through aiohttp, ``send``'s caller (the delivery process) hears of it."""
+        transport = InProcessTransport(4, "aiohttp")
+        await transport.open()
+
+        async def broken(*_args: object) -> PostResult:
+            raise RuntimeError("something aiohttp did not expect")
+
+        monkeypatch.setattr(transport, "_post_session", broken)
+        answer: asyncio.Future[PostResult] = asyncio.get_running_loop().create_future()
+        try:
+            transport.send("http://127.0.0.1:9/hook", BODY, HEADERS, 5, answer.set_result)
+            result = await asyncio.wait_for(answer, 5)
+        finally:
+            await transport.close()
+        assert (result.status, result.error_kind) == (None, ErrorKind.CONNECT)
+        assert result.error == "RuntimeError: something aiohttp did not expect"
