@@ -40,6 +40,9 @@ _KIND_CODES = {kind: code for code, kind in enumerate(_KINDS)}
 _IDS = 0xFFFF_FFFF
 _MAX_RESTARTS = 3
 _EXIT_WAIT_S = 5.0
+# The child enforces each POST's timeout itself; this much longer, the parent stops waiting for its answer,
+# so that a child that is alive but stuck cannot hold a delivery worker for ever.
+_ANSWER_GRACE_S = 5.0
 
 
 def encode_request(request_id: int, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> bytes:
@@ -205,13 +208,23 @@ class CourierTransport:
             return await self._fallback.post(url, body, headers, timeout_s)
         assert self._batch is not None
         request_id = next(self._ids) & _IDS
-        future: asyncio.Future[PostResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PostResult] = loop.create_future()
         self._pending[request_id] = future
         self._batch.add(encode_request(request_id, url, body, headers, timeout_s))
+        overdue = loop.call_later(timeout_s + _ANSWER_GRACE_S, self._overdue, future, timeout_s)
         try:
             return await future
         finally:
+            overdue.cancel()
             self._pending.pop(request_id, None)
+
+    @staticmethod
+    def _overdue(future: asyncio.Future[PostResult], timeout_s: float) -> None:
+        if not future.done():
+            waited = timeout_s + _ANSWER_GRACE_S
+            future.set_result(PostResult(None, waited * 1000, f"mockknock's delivery process did not answer within "
+                                                              f"{waited:g}s", ErrorKind.INTERNAL))
 
     async def _restart(self) -> None:
         # Concurrent attempts that find the child gone wait for one start, not one each.

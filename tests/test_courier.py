@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from mockknock import courier as courier_module
 from mockknock import replay as replay_module
 from mockknock.cli import build_parser, settings_from
 from mockknock.config import Endpoint, RetryPolicy, Settings
@@ -241,6 +242,25 @@ class TestChildConcurrency:
                 await transport.close()
             assert result.status == 204
         assert seen[0] is None and seen[1] is not None
+
+class TestStuckChild:
+    async def test_a_child_that_never_answers_does_not_hold_the_attempt(
+            self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A child alive but stuck (here: one that reads its requests and never answers) costs the attempt
+        its timeout and a grace period, then the attempt fails as `internal` and delivery retries it."""
+        monkeypatch.setattr(courier_module, "_ANSWER_GRACE_S", 0.2)
+        stuck = tmp_path / "stuck-python"
+        stuck.write_text("#!/bin/sh\nexec cat > /dev/null\n")
+        stuck.chmod(0o755)
+        transport = CourierTransport(2, python=str(stuck))
+        await transport.open()
+        try:
+            result = await asyncio.wait_for(transport.post("http://127.0.0.1:9/hook", b"{}", {}, 0.1), 5)
+        finally:
+            await transport.close()
+        assert (result.status, result.error_kind) == (None, ErrorKind.INTERNAL)
+        assert result.error == "mockknock's delivery process did not answer within 0.3s"
+
 
 class TestChoosingIt:
     """Where the delivery process is on, and how to turn it on."""
