@@ -40,8 +40,9 @@ _KIND_CODES = {kind: code for code, kind in enumerate(_KINDS)}
 _IDS = 0xFFFF_FFFF
 _MAX_RESTARTS = 3
 _EXIT_WAIT_S = 5.0
-# The child enforces each POST's timeout itself; this much longer, the parent stops waiting for its answer,
-# so that a child that is alive but stuck cannot hold a delivery worker for ever.
+# The child enforces each POST's timeout itself, and holds a request at most until one of its connections
+# frees (one more timeout: its queue is no deeper than its pool). This much past both, the parent stops
+# waiting for the answer, so that a child alive but stuck cannot hold a delivery worker for ever.
 _ANSWER_GRACE_S = 5.0
 
 
@@ -212,7 +213,7 @@ class CourierTransport:
         future: asyncio.Future[PostResult] = loop.create_future()
         self._pending[request_id] = future
         self._batch.add(encode_request(request_id, url, body, headers, timeout_s))
-        overdue = loop.call_later(timeout_s + _ANSWER_GRACE_S, self._overdue, future, timeout_s)
+        overdue = loop.call_later(_answer_deadline_s(timeout_s), self._overdue, future, timeout_s)
         try:
             return await future
         finally:
@@ -222,7 +223,7 @@ class CourierTransport:
     @staticmethod
     def _overdue(future: asyncio.Future[PostResult], timeout_s: float) -> None:
         if not future.done():
-            waited = timeout_s + _ANSWER_GRACE_S
+            waited = _answer_deadline_s(timeout_s)
             future.set_result(PostResult(None, waited * 1000, f"mockknock's delivery process did not answer within "
                                                               f"{waited:g}s", ErrorKind.INTERNAL))
 
@@ -285,6 +286,10 @@ class CourierTransport:
         if self._fallback is not None:
             await self._fallback.close()
             self._fallback = None
+
+
+def _answer_deadline_s(timeout_s: float) -> float:
+    return 2 * timeout_s + _ANSWER_GRACE_S
 
 
 def _child_environment() -> dict[str, str]:
