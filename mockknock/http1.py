@@ -214,12 +214,17 @@ class _Connection(asyncio.Protocol):
 
     # -- the parser: each step consumes what it can and says whether to go on ----------------------
 
+    def _find(self, marker: bytes, what: str) -> int:
+        """Where ``marker`` starts in the buffer; -1 while it may still arrive, ValueError when it is late."""
+        end = self._buffer.find(marker)
+        if end < 0 and len(self._buffer) > MAX_HEAD_BYTES:
+            raise ValueError(f"no end of {what} within {MAX_HEAD_BYTES} bytes")
+        return end
+
     def _head(self) -> bool:
         buffer = self._buffer
-        end = buffer.find(_HEAD_END)
+        end = self._find(_HEAD_END, "headers")
         if end < 0:
-            if len(buffer) > MAX_HEAD_BYTES:
-                raise ValueError(f"no end of headers within {MAX_HEAD_BYTES} bytes")
             return False
         lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
         del buffer[:end + 4]
@@ -278,10 +283,8 @@ class _Connection(asyncio.Protocol):
 
     def _chunk_size(self) -> bool:
         buffer = self._buffer
-        end = buffer.find(_CRLF)
+        end = self._find(_CRLF, "a chunk size line")
         if end < 0:
-            if len(buffer) > MAX_HEAD_BYTES:
-                raise ValueError("chunk size line too long")
             return False
         size = int(bytes(buffer[:end]).split(b";", 1)[0].strip(), 16)
         del buffer[:end + 2]
@@ -324,10 +327,8 @@ class _Connection(asyncio.Protocol):
             del buffer[:2]
             self._finish()
             return False
-        end = buffer.find(_HEAD_END)
+        end = self._find(_HEAD_END, "trailers")
         if end < 0:
-            if len(buffer) > MAX_HEAD_BYTES:
-                raise ValueError("trailers too long")
             return False
         del buffer[:end + 4]
         self._finish()
