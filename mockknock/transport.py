@@ -35,9 +35,6 @@ class ErrorKind:
     INTERNAL = "internal"  # mockknock could not make the attempt (its delivery process died)
 
 
-_UNSEEN = object()
-
-
 def request_body(body: bytes) -> bytes | io.BytesIO:
     """What to hand aiohttp as ``data``: the bytes, or a file over them when aiohttp would warn."""
     return io.BytesIO(body) if len(body) > LARGE_BODY_BYTES else body
@@ -143,13 +140,13 @@ class InProcessTransport:
         return report
 
     def _target(self, url: str) -> http1.Target | None:
-        target = self._targets.get(url, _UNSEEN)
-        if target is _UNSEEN:
+        try:
+            return self._targets[url]
+        except KeyError:
             if len(self._targets) >= self._TARGETS_KEPT:
                 self._targets.clear()
             target = self._targets[url] = http1.plain_target(url) if self._http1 else None
-        assert target is None or isinstance(target, http1.Target)
-        return target
+            return target
 
     async def _post_session(self, url: str, body: bytes, headers: Mapping[str, str],
                             timeout_s: float) -> PostResult:
