@@ -208,23 +208,19 @@ def options_from(args: argparse.Namespace, env: Mapping[str, str], tty: bool = F
         checks=frozenset(checks),
         concurrency=args.concurrency or 1,
         progress_every_s=0.2 if tty else 2.0,
-        delivery_process=_delivery_process(args.delivery_process, env),
-        webhook_client=args.webhook_client or _webhook_client(env),
+        delivery_process=_serve_setting("delivery-process", args.delivery_process, env),
+        webhook_client=_serve_setting("webhook-client", args.webhook_client, env),
     )
 
 
-def _webhook_client(env: Mapping[str, str]) -> str:
-    variable = env_variable("webhook-client")
-    raw = env.get(variable)
-    return "http1" if not raw else Settings.resolve({variable: raw}, {}).webhook_client
-
-
-def _delivery_process(flag: bool | None, env: Mapping[str, str]) -> bool:
+def _serve_setting(option: str, flag: Any, env: Mapping[str, str]) -> Any:
+    """A setting replay shares with serve: the flag, else its MOCKKNOCK_ variable (read and checked as serve
+    reads it), else serve's default."""
     if flag is not None:
         return flag
-    variable = env_variable("delivery-process")
+    variable = env_variable(option)
     raw = env.get(variable)
-    return raw is not None and raw != "" and Settings.resolve({variable: raw}, {}).delivery_process
+    return getattr(Settings.resolve({variable: raw} if raw else {}, {}), option.replace("-", "_"))
 
 
 def resolve_scenario_path(name: str) -> Path:
