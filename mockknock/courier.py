@@ -2,8 +2,8 @@
 
 The parent (``CourierTransport``) writes each request down the child's stdin as one length-prefixed
 frame and reads each answer back from its stdout; the child (``python -m mockknock.courier``) makes the
-POSTs through a ``InProcessTransport`` of its own. Frames written in one event-loop turn go in one write,
-so a busy parent pays a few microseconds per webhook instead of an aiohttp request.
+POSTs through an ``InProcessTransport`` of its own. Frames written in one event-loop turn go in one write,
+so a busy parent pays a few microseconds per webhook instead of the POST itself.
 
 The child exits when its stdin closes: when the parent closes the transport, or dies. If the child dies
 first, every attempt it held fails with an ``internal`` error (delivery retries them) and the next POST
