@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-from loopback import HOST, free_port, start_receiver, wait_listening  # noqa: E402
+from loopback import HOST, receiving  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from mockknock.courier import CourierTransport  # noqa: E402
@@ -97,11 +97,8 @@ CLIENTS: dict[str, Callable[[str, int], Awaitable[tuple[float, float]]]] = {
 
 
 async def run(count: int, repeats: int) -> None:
-    port = free_port()
-    receiver = start_receiver(port)
-    url = f"http://{HOST}:{port}/hook"
-    try:
-        await wait_listening(port)
+    async with receiving() as port:
+        url = f"http://{HOST}:{port}/hook"
         for client in CLIENTS.values():  # warm-up: connections, imports, the delivery process's start
             await client(url, 500)
         rates: dict[str, list[float]] = {name: [] for name in CLIENTS}
@@ -120,9 +117,6 @@ async def run(count: int, repeats: int) -> None:
         for name in names:
             print(f"{name:<38} {statistics.median(rates[name]):8.0f} {statistics.median(costs[name]):12.0f} "
                   f"{statistics.median(ratios[name]):7.2f}x")
-    finally:
-        receiver.terminate()
-        receiver.wait(10)
 
 
 def main() -> None:

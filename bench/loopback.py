@@ -6,9 +6,11 @@ Every benchmark talks to 127.0.0.1 only; this module is where that address lives
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 HOST = "127.0.0.1"
 
@@ -51,5 +53,14 @@ async def wait_listening(port: int, timeout_s: float = 10.0) -> None:
     raise RuntimeError(f"nothing listened on {HOST}:{port} within {timeout_s}s")
 
 
-def start_receiver(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+@contextlib.asynccontextmanager
+async def receiving() -> AsyncIterator[int]:
+    """RECEIVER in another process, listening; its port. It is stopped on the way out."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    try:
+        await wait_listening(port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-from loopback import HOST, free_port, start_receiver, wait_listening  # noqa: E402
+from loopback import HOST, receiving  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from mockknock import signing  # noqa: E402
@@ -78,11 +78,8 @@ async def measure(path: Path, url: str, concurrency: int, schemas: SchemaRegistr
 
 async def run(events: int, repeats: int) -> None:
     schemas = SchemaRegistry.load()
-    port = free_port()
-    receiver = start_receiver(port)
-    url = f"http://{HOST}:{port}/hook"
-    try:
-        await wait_listening(port)
+    async with receiving() as port:
+        url = f"http://{HOST}:{port}/hook"
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "bench-replay.yaml"
             path.write_text(SCENARIO.format(count=events // 4))
@@ -111,9 +108,6 @@ async def run(events: int, repeats: int) -> None:
                       f"{statistics.median(rates['process']):>12.0f}  {ratio['process']:>5.2f}x{mark['process']}  "
                       f"{statistics.median(rates['inproc']):>15.0f}  {ratio['inproc']:>5.2f}x{mark['inproc']}  "
                       f"{'PASS' if ratio[default] >= 0.5 else 'MISS'}   ({hours:.1f} simulated hours per run)")
-    finally:
-        receiver.terminate()
-        receiver.wait(10)
 
 
 def main() -> None:

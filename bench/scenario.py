@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-from loopback import HOST, free_port, start_receiver, wait_listening  # noqa: E402
+from loopback import HOST, receiving  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from mockknock.config import Endpoint, RetryPolicy, Settings  # noqa: E402
@@ -100,10 +100,7 @@ def planning_cost(schemas: SchemaRegistry, path: Path, messages: int) -> tuple[f
 
 async def day_run(schemas: SchemaRegistry, path: Path) -> tuple[float, int, int, int]:
     """(wall seconds, events, attempts, simulated us) for the scenario's script on the virtual clock."""
-    port = free_port()
-    receiver = start_receiver(port)
-    try:
-        await wait_listening(port)
+    async with receiving() as port:
         settings = Settings(port=0, virtual_clock=True, seed=1, quiet=True, signing_secret="whsec_bench",
                             webhook_urls=(Endpoint(f"http://{HOST}:{port}/hook"),), retry=RetryPolicy())
         sim = Simulation(settings, load_scenario(path), schemas)
@@ -121,9 +118,6 @@ async def day_run(schemas: SchemaRegistry, path: Path) -> tuple[float, int, int,
         if received != attempts:
             raise RuntimeError(f"the receiver counted {received} requests, mockknock made {attempts} attempts")
         return wall, events, attempts, simulated
-    finally:
-        receiver.terminate()
-        receiver.wait(10)
 
 
 def main() -> None:
