@@ -214,20 +214,24 @@ class _Connection(asyncio.Protocol):
 
     # -- the parser: each step consumes what it can and says whether to go on ----------------------
 
-    def _find(self, marker: bytes, what: str) -> int:
-        """Where ``marker`` starts in the buffer; -1 while it may still arrive, ValueError when it is late."""
-        end = self._buffer.find(marker)
-        if end < 0 and len(self._buffer) > MAX_HEAD_BYTES:
-            raise ValueError(f"no end of {what} within {MAX_HEAD_BYTES} bytes")
-        return end
+    def _take_until(self, marker: bytes, what: str) -> bytes | None:
+        """The buffer up to ``marker``, consumed with it; None while it may still arrive, ValueError when
+        it comes too late."""
+        buffer = self._buffer
+        end = buffer.find(marker)
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise ValueError(f"no end of {what} within {MAX_HEAD_BYTES} bytes")
+            return None
+        taken = bytes(buffer[:end])
+        del buffer[:end + len(marker)]
+        return taken
 
     def _head(self) -> bool:
-        buffer = self._buffer
-        end = self._find(_HEAD_END, "headers")
-        if end < 0:
+        head = self._take_until(_HEAD_END, "headers")
+        if head is None:
             return False
-        lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-        del buffer[:end + 4]
+        lines = head.decode("latin-1").split("\r\n")
         version, _, rest = lines[0].partition(" ")
         code = rest[:3]
         if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
@@ -282,12 +286,10 @@ class _Connection(asyncio.Protocol):
         return False
 
     def _chunk_size(self) -> bool:
-        buffer = self._buffer
-        end = self._find(_CRLF, "a chunk size line")
-        if end < 0:
+        line = self._take_until(_CRLF, "a chunk size line")
+        if line is None:
             return False
-        size = int(bytes(buffer[:end]).split(b";", 1)[0].strip(), 16)
-        del buffer[:end + 2]
+        size = int(line.split(b";", 1)[0].strip(), 16)
         if size < 0:
             raise ValueError("negative chunk size")
         if size == 0:
@@ -327,10 +329,8 @@ class _Connection(asyncio.Protocol):
             del buffer[:2]
             self._finish()
             return False
-        end = self._find(_HEAD_END, "trailers")
-        if end < 0:
+        if self._take_until(_HEAD_END, "trailers") is None:
             return False
-        del buffer[:end + 4]
         self._finish()
         return False
 
