@@ -230,10 +230,10 @@ def is_courier(pid: int) -> bool:
         return False
 
 
-def spawn(name: str, args: Sequence[str], port: int) -> Child:
+def spawn(name: str, args: Sequence[str], port: int, env: dict[str, str] | None = None) -> Child:
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Child.stop(), which every caller reaches
     process = subprocess.Popen([PYTHON, *args], cwd=ROOT, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=stderr)
+                               stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     child = Child(name, process, port, stderr)
     try:
         child.wait_accepting()
@@ -627,36 +627,45 @@ def section_b(plan: Plan, receiver: str) -> dict[str, list[DeliveryResult]]:
 # -- (c) start-up -------------------------------------------------------------------------------------
 
 
-def time_command(args: Sequence[str]) -> float:
+def time_command(args: Sequence[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([PYTHON, *args], cwd=ROOT, check=True, timeout=60, stdout=subprocess.DEVNULL)
+    subprocess.run([PYTHON, *args], cwd=ROOT, check=True, timeout=60, stdout=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 
 
-def time_startup() -> float:
+def time_startup(env: dict[str, str]) -> float:
     port = free_port()
     started = time.perf_counter()
-    child = spawn("mockknock serve", mock_serve_args(port, f"http://{HOST}:9/hook"), port)
+    child = spawn("mockknock serve", mock_serve_args(port, f"http://{HOST}:9/hook"), port, env)
     seconds = time.perf_counter() - started
     child.stop()
     return seconds
 
 
+def cached_bytecode_env(cache: Path) -> dict[str, str]:
+    """This script's environment with Python's bytecode cache on, kept in `cache`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
 @dataclass
 class StartupResult:
-    serve: list[float]
+    serve: list[float]  # bytecode cached: every start but the first after an install or an edit
+    serve_as_is: list[float]  # in this script's own environment, whatever its bytecode settings
     bare_python: list[float]
     import_cli: list[float]
     importtime: list[tuple[int, int, str]]  # (cumulative us, self us, top-level module) from -X importtime
+    environment_disables_cache: bool  # PYTHONDONTWRITEBYTECODE is set in this script's environment
 
 
 IMPORTTIME_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 
 
-def importtime_top() -> list[tuple[int, int, str]]:
+def importtime_top(env: dict[str, str]) -> list[tuple[int, int, str]]:
     """(cumulative us, self us, name indented by depth) for every module `import mockknock.cli` loads."""
     done = subprocess.run([PYTHON, "-X", "importtime", "-c", "import mockknock.cli"], cwd=ROOT, timeout=60,
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=env)
     found: list[tuple[int, int, str]] = []
     for line in done.stderr.splitlines():
         match = IMPORTTIME_LINE.match(line)
@@ -666,12 +675,22 @@ def importtime_top() -> list[tuple[int, int, str]]:
 
 
 def section_c(plan: Plan) -> StartupResult:
-    result = StartupResult([], [], [], [])
-    for _ in range(plan.startups):
-        result.bare_python.append(time_command(["-c", "pass"]))
-        result.import_cli.append(time_command(["-c", "import mockknock.cli"]))
-        result.serve.append(time_startup())
-    result.importtime = importtime_top()
+    """Start-up as a developer sees it every day: Python caches compiled bytecode next to the sources on the
+    first start (pip compiles the dependencies at install). Some environments turn the cache off with
+    PYTHONDONTWRITEBYTECODE, and then mockknock's own modules are compiled from source on every start; so
+    the cache goes to a directory of its own here, filled by one uncounted start, and starts in this
+    script's own environment are measured too."""
+    as_is = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="mockknock-bench-pycache-") as cache:
+        cached = cached_bytecode_env(Path(cache))
+        time_startup(cached)
+        result = StartupResult([], [], [], [], [], bool(as_is.get("PYTHONDONTWRITEBYTECODE")))
+        for _ in range(plan.startups):
+            result.bare_python.append(time_command(["-c", "pass"], cached))
+            result.import_cli.append(time_command(["-c", "import mockknock.cli"], cached))
+            result.serve.append(time_startup(cached))
+            result.serve_as_is.append(time_startup(as_is))
+        result.importtime = importtime_top(cached)
     return result
 
 
@@ -985,11 +1004,16 @@ def report_b(plan: Plan, b: dict[str, list[DeliveryResult]]) -> list[Row]:
 
 def report_c(c: StartupResult, force_importtime: bool) -> list[Row]:
     serve = median(c.serve)
-    print(f"\n(c) start-up, median of {len(c.serve)}: python -m mockknock serve until its port accepts")
+    print(f"\n(c) start-up, median of {len(c.serve)}: python -m mockknock serve until its port accepts, "
+          "bytecode cached")
     print(f"    python -c pass                         {median(c.bare_python) * 1e3:6.0f} ms")
     print(f"    python -c 'import mockknock.cli'       {median(c.import_cli) * 1e3:6.0f} ms")
     print(f"    mockknock serve accepting              {serve * 1e3:6.0f} ms   "
           f"(each: {', '.join(f'{s * 1e3:.0f}' for s in c.serve)})")
+    cache_note = ("PYTHONDONTWRITEBYTECODE is set: mockknock's modules compiled on every start" if
+                  c.environment_disables_cache else "bytecode cached where Python puts it by default")
+    print(f"    the same in this script's environment  {median(c.serve_as_is) * 1e3:6.0f} ms   "
+          f"(each: {', '.join(f'{s * 1e3:.0f}' for s in c.serve_as_is)}; {cache_note})")
     if serve >= TARGET_STARTUP_S or force_importtime:
         print("    -X importtime of mockknock.cli, imports over 10 ms cumulative, 3 levels (cumulative, self ms):")
         for cumulative, own, name in c.importtime:
