@@ -17,6 +17,7 @@ from mockknock import __version__
 from mockknock.config import DEFAULT_PORT, WEBHOOK_CLIENTS, Settings
 from mockknock.console import Console
 from mockknock.errors import ConfigError, MockKnockError, ScenarioError
+from mockknock.gc_tuning import serving_thresholds
 from mockknock.scenario_file import load_scenario
 from mockknock.server import MockKnockServer
 
@@ -214,7 +215,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return validate_files(args.files, Console(), sys.stderr)
         if args.command == "serve":
             settings = settings_from(args, environment)
-            return asyncio.run(_serve(settings, Console(quiet=bool(settings.quiet))))
+            with serving_thresholds():
+                return asyncio.run(_serve(settings, Console(quiet=bool(settings.quiet))))
     except (ConfigError, ScenarioError) as exc:
         print(f"mockknock: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -54,6 +54,7 @@ from mockknock.config import DEFAULT_ENVIRONMENT_ID, WEBHOOK_CLIENTS, Endpoint, 
 from mockknock.delivery import Delivery
 from mockknock.duration import DurationError, format_duration, parse_duration
 from mockknock.errors import ConfigError, ScenarioError, SchemaViolation
+from mockknock.gc_tuning import serving_thresholds
 from mockknock.model import DeliveryAttempt, Event, format_timestamp
 from mockknock.report import (
     BODY_PREVIEW_BYTES,
@@ -806,4 +807,5 @@ async def run_async(
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Entry point for ``mockknock replay``: returns the exit status (see the module docstring)."""
-    return asyncio.run(run_async(args, out, err))
+    with serving_thresholds():
+        return asyncio.run(run_async(args, out, err))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 
 from mockknock.cli import main
+from mockknock.gc_tuning import YOUNG_GENERATION_THRESHOLD
 from tests.conftest import AUTH
 
 URL_LINE = re.compile(r"Knock's API at (http://127\.0\.0\.1:\d+)/v1")
@@ -112,6 +114,26 @@ class TestServeCommand:
         """A bad MOCKKNOCK_ variable is named in the error."""
         assert main(["serve"], env={"MOCKKNOCK_PORT": "eighty"}) == 2
         assert "MOCKKNOCK_PORT" in capsys.readouterr().err
+
+    @pytest.mark.parametrize("command", ["serve", "replay"])
+    def test_commands_run_with_serving_gc_thresholds(self, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """serve and replay run their event loop with the young generation collected less often (see
+        gc_tuning.py), and give the process its own thresholds back when they end."""
+        from mockknock import cli, replay  # noqa: PLC0415 - the modules whose coroutines are replaced
+
+        seen: list[tuple[int, int, int]] = []
+
+        async def record(*_args: object) -> int:
+            seen.append(gc.get_threshold())
+            return 0
+
+        monkeypatch.setattr(cli, "_serve", record)
+        monkeypatch.setattr(replay, "run_async", record)
+        before = gc.get_threshold()
+        argv = ["serve"] if command == "serve" else ["replay", "email-bounces", "--target", "http://127.0.0.1:9/"]
+        assert main(argv, env={}) == 0
+        assert seen == [(YOUNG_GENERATION_THRESHOLD, *before[1:])]
+        assert gc.get_threshold() == before
 
     def test_no_command_prints_help(self, capsys: pytest.CaptureFixture[str]) -> None:
         """Bare `mockknock` shows usage and exits 2."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 import uuid
@@ -15,6 +16,7 @@ from mockknock.clock import ScaledClock, VirtualClock
 from mockknock.config import Endpoint, RetryPolicy, Settings
 from mockknock.duration import DurationError, format_duration, parse_duration
 from mockknock.errors import ConfigError, KnockApiError
+from mockknock.gc_tuning import YOUNG_GENERATION_THRESHOLD, serving_thresholds
 from mockknock.ids import KSUID_EPOCH, ksuid, ksuid_seconds, uuid4
 from mockknock.lifecycle import LifecycleError, check_sequence, parse_step
 from mockknock.message_query import list_messages
@@ -428,3 +430,22 @@ class TestMessageQuery:
         with pytest.raises(KnockApiError) as info:
             list_messages(_messages(3), params)
         assert info.value.status == 422 and info.value.errors
+
+
+class TestGcTuning:
+    def test_young_threshold_raised_inside_and_restored_after(self) -> None:
+        """serve and replay collect the young generation less often; the process's own setting comes back."""
+        before = gc.get_threshold()
+        gc.set_threshold(900, 7, 9)
+        try:
+            with serving_thresholds():
+                assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, 7, 9)
+            assert gc.get_threshold() == (900, 7, 9)
+        finally:
+            gc.set_threshold(*before)
+
+    def test_restored_when_the_block_fails(self) -> None:
+        before = gc.get_threshold()
+        with pytest.raises(RuntimeError), serving_thresholds():
+            raise RuntimeError("the server stopped on an error")
+        assert gc.get_threshold() == before
