@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from mockknock import signing  # noqa: E402
 from mockknock.config import DEFAULT_ENVIRONMENT_ID  # noqa: E402
 from mockknock.fixtures import event_stream  # noqa: E402
+from mockknock.gc_tuning import serving_thresholds  # noqa: E402
 from mockknock.replay import ReplayOptions, replay  # noqa: E402
 from mockknock.scenario_file import load_scenario  # noqa: E402
 from mockknock.schemas import SchemaRegistry  # noqa: E402
@@ -69,7 +70,8 @@ async def measure(path: Path, url: str, concurrency: int, schemas: SchemaRegistr
     options = ReplayOptions(seed=1, signing_secret=SECRET, concurrency=concurrency, progress_every_s=3600,
                             delivery_process=delivery_process)
     started = time.perf_counter()
-    report = await replay(load_scenario(path), url, options, schemas, None)
+    with serving_thresholds():  # the collector as `mockknock replay` sets it
+        report = await replay(load_scenario(path), url, options, schemas, None)
     replay_rate = report.events / (time.perf_counter() - started)
     if report.events_ok != report.events:
         raise RuntimeError(f"replay delivered {report.events_ok} of {report.events} events")

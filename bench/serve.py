@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 from mockknock import signing  # noqa: E402
 from mockknock.clock import VirtualClock  # noqa: E402
 from mockknock.config import Endpoint, Settings  # noqa: E402
+from mockknock.gc_tuning import serving_thresholds  # noqa: E402
 from mockknock.idempotency import IdempotencyCache, fingerprint  # noqa: E402
 from mockknock.ids import uuid4  # noqa: E402
 from mockknock.lifecycle import parse_step  # noqa: E402
@@ -610,7 +611,8 @@ def section_b(plan: Plan, receiver: str) -> dict[str, list[DeliveryResult]]:
         for side in (*DELIVERY_SIDES[shift:], *DELIVERY_SIDES[:shift]):
             gc.collect()
             if side in ("mock", "mock-child"):
-                result = asyncio.run(mock_delivery(receiver, plan.webhooks, schemas, None, side == "mock-child"))
+                with serving_thresholds():  # the collector as `serve` sets it
+                    result = asyncio.run(mock_delivery(receiver, plan.webhooks, schemas, None, side == "mock-child"))
             else:
                 result = asyncio.run(bare_delivery(receiver, bodies, task_each=side == "bare-tasks"))
             results[side].append(result)
