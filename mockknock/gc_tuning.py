@@ -5,8 +5,7 @@ allocates a few hundred (aiohttp's request and response, the parsed body, the ru
 with that default the collector ran every two or three triggers, and each collection walked whatever had
 survived since the last one. bench/serve.py measured the collector at 15-25 % of the server's CPU per
 trigger (its ``--nogc`` variant). Collecting the young generation every 10,000 allocations instead took
-10-20 % off the CPU per trigger; much larger thresholds measured slower again, the young generation no
-longer fitting in the CPU's caches.
+10-20 % off the CPU per trigger; 7,000 and 20,000 measured within noise of it, 100,000 slower again.
 
 The older generations keep their default ratios, so full collections still come at the same pace relative
 to young ones, and garbage in reference cycles is still freed, only in larger batches. Only the commands'
