@@ -104,7 +104,7 @@ class Plan:
     messages: int  # for the memory figure
 
 
-FULL = Plan(reps=5, requests=20_000, duration_s=5.0, warmup=500, webhooks=20_000, startups=5,
+FULL = Plan(reps=5, requests=20_000, duration_s=5.0, warmup=500, webhooks=20_000, startups=9,
             messages=100_000)
 QUICK = Plan(reps=3, requests=4_000, duration_s=2.0, warmup=300, webhooks=4_000, startups=5,
              messages=10_000)
