@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import select
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ MAX_HEAD_BYTES = 64 * 1024
 # Writing a large body after its head, instead of joined to it, saves copying it.
 JOIN_BODY_BYTES = 64 * 1024
 _TARGET = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+_STATUS_LINE = re.compile(r"HTTP/1\.([0-9]) ([1-5][0-9]{2})(?: .*)?")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+# What a request head may hold besides its CRLFs: visible ASCII, space and tab (RFC 9110, section 5.5).
+_UNSENDABLE = re.compile(r"[^\t\r\n\x20-\x7e]")
 _HEAD_END = b"\r\n\r\n"
 _CRLF = b"\r\n"
 _NO_BODY = (204, 304)
@@ -107,12 +114,15 @@ class _Connection(asyncio.Protocol):
         self._keep_alive = True
         self.closed = False
         self.idle_since = 0.0
+        self._fileno = -1
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        sock = transport.get_extra_info("socket")
+        self._fileno = sock.fileno() if sock is not None else -1
 
     def data_received(self, data: bytes) -> None:
         if self._done is None:  # nothing was asked: a server talking out of turn is not reused
@@ -159,6 +169,18 @@ class _Connection(asyncio.Protocol):
     @property
     def reusable(self) -> bool:
         return not self.closed and self._keep_alive and self._done is None
+
+    def hung_up(self) -> bool:
+        """Whether the idle connection has something to read: the server's close (or stray bytes) that
+        arrived after its last answer and that the event loop has not read yet. An answer's ``done`` can
+        reuse its connection at once, before the loop reads a close sent right behind the answer."""
+        if self._fileno < 0:
+            return False
+        try:
+            readable, _, _ = select.select([self._fileno], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def abandon(self, done: Done) -> None:
         """Give up the exchange reporting to ``done``, if it is still under way: by now the connection may
@@ -232,41 +254,31 @@ class _Connection(asyncio.Protocol):
         if head is None:
             return False
         lines = head.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+        status_line = _STATUS_LINE.fullmatch(lines[0])
+        if status_line is None:
             raise ValueError(f"status line {lines[0][:80]!r}")
-        status = int(code)
-        length: int | None = None
-        chunked = False
-        connection = ""
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon:
-                raise ValueError(f"header line {line[:80]!r}")
-            name = name.strip().lower()
-            if name == "content-length":
-                value_length = int(value.strip())
-                if value_length < 0 or (length is not None and length != value_length):
-                    raise ValueError("conflicting Content-Length")
-                length = value_length
-            elif name == "transfer-encoding":
-                chunked = value.strip().lower().endswith("chunked")
-            elif name == "connection":
-                connection += value.lower()
+        status = int(status_line.group(2))
+        fields = _fields(lines[1:])
         if 100 <= status < 200:
             if status == 101:
                 raise ValueError("101 Switching Protocols to a POST that asked for no upgrade")
             return True  # an interim answer: the real one follows
         self._status = status
-        if version == "HTTP/1.0":
-            self._keep_alive = "keep-alive" in connection
-        else:
-            self._keep_alive = "close" not in connection
+        connection = ",".join(fields.get("connection", [])).lower()
+        http10 = status_line.group(1) == "0"
+        self._keep_alive = "keep-alive" in connection if http10 else "close" not in connection
+        codings = [c.strip().lower() for v in fields.get("transfer-encoding", []) for c in v.split(",") if c.strip()]
+        length = _content_length(fields.get("content-length", []))
+        if codings and (http10 or length is not None):
+            # RFC 9112, section 6.1 and 6.3: Transfer-Encoding wins, and the framing is suspect: not reused.
+            self._keep_alive = False
         if status in _NO_BODY:
             self._finish()
-        elif chunked:
+        elif codings and codings[-1] == "chunked":
             self._parse = self._chunk_size
+        elif codings:  # chunked is not the final coding: the body ends with the connection
+            self._keep_alive = False
+            self._parse = self._until_close
         elif length is not None:
             self._remaining = length
             self._parse = self._sized
@@ -289,9 +301,10 @@ class _Connection(asyncio.Protocol):
         line = self._take_until(_CRLF, "a chunk size line")
         if line is None:
             return False
-        size = int(line.split(b";", 1)[0].strip(), 16)
-        if size < 0:
-            raise ValueError("negative chunk size")
+        size_text = line.split(b";", 1)[0].rstrip(b" \t")  # whitespace may precede an extension
+        if not _HEX.fullmatch(size_text):
+            raise ValueError(f"chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         if size == 0:
             self._parse = self._trailers
         else:
@@ -335,6 +348,38 @@ class _Connection(asyncio.Protocol):
         return False
 
 
+def _fields(lines: list[str]) -> dict[str, list[str]]:
+    """Header values by lower-cased name, in order. A line that starts with whitespace continues the one
+    before it (obsolete line folding: RFC 9112, section 5.2, replaced by a space)."""
+    fields: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if last is None:
+                raise ValueError(f"whitespace before the first header line {line[:80]!r}")
+            last[-1] = f"{last[-1]} {line.strip()}"
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise ValueError(f"header line {line[:80]!r}")
+        last = fields.setdefault(name.lower(), [])
+        last.append(value.strip(" \t"))
+    return fields
+
+
+def _content_length(values: list[str]) -> int | None:
+    """One length, however often it is repeated (``42, 42`` included); anything else is refused."""
+    lengths = {part.strip() for value in values for part in value.split(",")}
+    if not lengths:
+        return None
+    if len(lengths) > 1:
+        raise ValueError(f"conflicting Content-Length {', '.join(values)[:80]!r}")
+    text = lengths.pop()
+    if not _DIGITS.fullmatch(text):
+        raise ValueError(f"Content-Length {text[:80]!r} is not a number")
+    return int(text)
+
+
 class Http1Pool:
     """Kept-alive connections per host and port, each carrying one request at a time.
 
@@ -346,7 +391,8 @@ class Http1Pool:
         self._excerpt_bytes = excerpt_bytes
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()  # idle or busy: what close() must close
-        self._connecting: set[asyncio.Task[_Connection | None]] = set()
+        # Each connection being opened, with whom to tell if the pool closes before it is open.
+        self._connecting: dict[asyncio.Task[_Connection | None], Done] = {}
         self._sweep: asyncio.TimerHandle | None = None
 
     def send(self, target: Target, body: bytes, headers: Mapping[str, str], timeout_s: float,
@@ -362,10 +408,11 @@ class Http1Pool:
             connection.send(head, body, deadline, done)
             return lambda: connection.abandon(done)
         task = loop.create_task(self._connect_and_send(target, head, body, deadline, done))
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        self._connecting[task] = done
+        task.add_done_callback(lambda finished: self._connecting.pop(finished, None))
 
         def abandon() -> None:
+            self._connecting.pop(task, None)
             if not task.done():
                 task.cancel()
             elif not task.cancelled() and (opened := task.result()) is not None:
@@ -422,12 +469,16 @@ class Http1Pool:
 
     def _checkout(self, key: tuple[str, int]) -> _Connection | None:
         idle = self._idle.get(key)
+        found = None
         while idle:
             connection = idle.pop()  # the most recently used: the least likely to be closed by the server
-            if connection.reusable and time.monotonic() - connection.idle_since < IDLE_S:
-                return connection
+            if connection.reusable and time.monotonic() - connection.idle_since < IDLE_S and not connection.hung_up():
+                found = connection
+                break
             connection.close()
-        return None
+        if idle is not None and not idle:
+            del self._idle[key]  # one entry per endpoint in use, not per endpoint ever used
+        return found
 
     def _checkin(self, key: tuple[str, int], connection: _Connection) -> None:
         connection.idle_since = time.monotonic()
@@ -438,21 +489,27 @@ class Http1Pool:
     def _close_stale(self) -> None:
         self._sweep = None
         now = time.monotonic()
-        for idle in self._idle.values():
+        for key, idle in list(self._idle.items()):
             keep = [c for c in idle if c.reusable and now - c.idle_since < IDLE_S]
             for connection in idle:
                 if connection not in keep:
                     connection.close()
-            idle[:] = keep
-        if any(self._idle.values()):
+            if keep:
+                idle[:] = keep
+            else:
+                del self._idle[key]
+        if self._idle:
             self._sweep = asyncio.get_running_loop().call_later(IDLE_S, self._close_stale)
 
     def close(self) -> None:
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
-        for task in self._connecting:
+        connecting, self._connecting = self._connecting, {}
+        loop = asyncio.get_running_loop()
+        for task, done in connecting.items():
             task.cancel()
+            loop.call_soon(done, Disconnected("the webhook client closed before the connection opened"))
         for connection in list(self._open):  # busy ones too: their answers have nobody left to read them
             connection.close()
         self._idle.clear()
@@ -464,13 +521,18 @@ def _request_head(target: Target, headers: Mapping[str, str], length: int) -> by
     lines.append(f"content-length: {length}\r\n\r\n")
     head = "".join(lines)
     breaks = len(lines) + 2  # the request line and host share the first entry; the blank line ends the last
-    if head.count("\n") != breaks or head.count("\r") != breaks or not head.isascii():
+    if head.count("\n") != breaks or head.count("\r") != breaks or _UNSENDABLE.search(head):
+        raise ProtocolError(_unsendable(headers))
+    if not all(_TOKEN.fullmatch(name) for name in headers):
         raise ProtocolError(_unsendable(headers))
     return head.encode("ascii")
 
 
 def _unsendable(headers: Mapping[str, str]) -> str:
     for name, value in headers.items():
-        if not f"{name}{value}".isascii() or any(c in f"{name}{value}" for c in "\r\n"):
-            return f"header {name!r} cannot be sent: {value!r} holds a line break or a non-ASCII character"
-    return "the request holds a line break or a non-ASCII character"
+        if not _TOKEN.fullmatch(name):
+            return f"header name {name!r} cannot be sent: a name is letters, digits and !#$%&'*+-.^_`|~ only"
+        if _UNSENDABLE.search(value) or any(c in value for c in "\r\n"):
+            return (f"header {name!r} cannot be sent: {value!r} holds a line break, a control character or a "
+                    "non-ASCII character")
+    return "the request holds a line break, a control character or a non-ASCII character"

@@ -177,6 +177,20 @@ class TestRequests:
             assert (await pool.post(server.target(), body, HEADERS, 30)).status == 204
         assert server.requests[0].endswith(b"\r\n\r\n" + body)
 
+    @pytest.mark.parametrize(("headers", "message"), [
+        ({"x-knock-environment-id": "env\x00id"}, "holds a line break, a control character"),
+        ({"x-knock-environment-id": "env\x7fid"}, "holds a line break, a control character"),
+        ({"x-knock-environment-id": "caf\u00e9"}, "non-ASCII"),
+        ({"x knock": "1"}, "header name 'x knock' cannot be sent"),
+        ({"x-knock:evil": "1"}, "header name 'x-knock:evil' cannot be sent"),
+    ])
+    async def test_headers_no_server_would_take_are_refused_before_sending(
+            self, pool: Http1Pool, headers: dict[str, str], message: str) -> None:
+        async with serve(answering(OK_204)) as server:
+            with pytest.raises(ProtocolError, match=message):
+                await pool.post(server.target(), BODY, headers, 5)
+        assert server.requests == []
+
     async def test_a_header_with_a_line_break_is_refused_before_sending(self, pool: Http1Pool) -> None:
         async with serve(answering(OK_204)) as server:
             with pytest.raises(ProtocolError, match="header 'x-knock-environment-id' cannot be sent"):
@@ -217,12 +231,34 @@ class TestAnswers:
         async with serve(answering(answer)) as server:
             assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
 
+    @pytest.mark.parametrize(("answer", "excerpt"), [
+        # Transfer-Encoding wins over Content-Length; a coding other than chunked last: read to the close.
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 2\r\n\r\nabcdef", b"abcdef"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: xchunked\r\n\r\nabcdef", b"abcdef"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", b"ab"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\nab", b"ab"),
+    ])
+    async def test_how_the_body_is_framed(self, pool: Http1Pool, answer: bytes, excerpt: bytes) -> None:
+        async with serve(answering(answer, then_close=True)) as server:
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, excerpt)
+
+    async def test_a_folded_header_line_continues_the_one_before(self, pool: Http1Pool) -> None:
+        """RFC 9112, section 5.2: obsolete line folding is read as a space; a folded line that looks like a
+        Content-Length is part of the field before it, not a length."""
+        answer = b"HTTP/1.1 200 OK\r\nx-long: a\r\n content-length: 1\r\ncontent-length: 2\r\n\r\nok"
+        async with serve(answering(answer)) as server:
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b"ok")
+
     @pytest.mark.parametrize(("answer", "reused"), [
         (sized(200, b"x"), True),
         (sized(200, b"x", "connection: close"), False),
         (b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx", False),
         (b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\nx", True),
         (sized(200, b"x") + b"HTTP/1.1 200 OK\r\n", False),  # more than was asked for
+        # RFC 9112, section 6.1 and 6.3: framing that may have been tampered with is not trusted again.
+        (b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+         False),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", False),
     ])
     async def test_a_connection_is_kept_only_when_the_server_means_to(self, pool: Http1Pool, answer: bytes,
                                                                       reused: bool) -> None:
@@ -245,6 +281,47 @@ class TestAnswers:
             assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
         assert server.connections == 2
 
+    @pytest.mark.parametrize("from_done", [False, True])
+    async def test_a_close_right_behind_the_answer_is_seen_before_reuse(self, pool: Http1Pool,
+                                                                       from_done: bool) -> None:
+        """A server that answers and hangs up at once, without saying so: the next POST, even one sent from
+        the answer's own callback before the event loop has read the close, opens a new connection."""
+        count = 6
+
+        async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read_request(reader)
+            writer.write(OK_204)
+            await writer.drain()
+
+        async with serve(handler) as server:
+            if from_done:
+                outcomes: list[Answer | BaseException] = []
+                finished = asyncio.get_running_loop().create_future()
+
+                def done(outcome: Answer | BaseException) -> None:
+                    outcomes.append(outcome)
+                    if len(outcomes) < count:
+                        pool.send(server.target(), BODY, HEADERS, 5, done)
+                    else:
+                        finished.set_result(None)
+
+                pool.send(server.target(), BODY, HEADERS, 5, done)
+                await asyncio.wait_for(finished, 10)
+            else:
+                outcomes = [await pool.post(server.target(), BODY, HEADERS, 5) for _ in range(count)]
+        assert [getattr(o, "status", o) for o in outcomes] == [204] * count
+        assert server.connections == count
+
+    async def test_idle_connections_are_kept_per_endpoint_in_use_only(self, pool: Http1Pool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(http1, "IDLE_S", 0.05)
+        async with serve(answering(OK_204)) as first, serve(answering(OK_204)) as second:
+            for server in (first, second):
+                assert (await pool.post(server.target(), BODY, HEADERS, 5)).status == 204
+            assert len(pool._idle) == 2
+            await asyncio.sleep(0.2)  # the sweep closes both
+            assert pool._idle == {}
+
     async def test_a_connection_idle_too_long_is_closed_before_the_server_does(
             self, pool: Http1Pool, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(http1, "IDLE_S", 0.05)
@@ -263,6 +340,20 @@ class TestFailures:
         (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nabc", "conflicting Content-Length"),
         (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "not valid HTTP/1.1"),
         (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "asked for no upgrade"),
+        # Numbers and tokens exactly as RFC 9112 writes them, not as Python's int() would read them.
+        (b"HTTP/1.1 2000 OK\r\ncontent-length: 0\r\n\r\n", "status line"),
+        (b"HTTP/1.1 200OK\r\ncontent-length: 0\r\n\r\n", "status line"),
+        (b"HTTP/1.1 099 Low\r\ncontent-length: 0\r\n\r\n", "status line"),
+        (b"HTTP/2 200 OK\r\ncontent-length: 0\r\n\r\n", "status line"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nab", "is not a number"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 0_2\r\n\r\nab", "is not a number"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2, 3\r\n\r\nabc", "conflicting Content-Length"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0x2\r\nab\r\n0\r\n\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+2\r\nab\r\n0\r\n\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0_2\r\nab\r\n0\r\n\r\n", "chunk size"),
+        # RFC 9112, section 2.2 and 5.1: whitespace before the first field, or inside a field name.
+        (b"HTTP/1.1 200 OK\r\n content-length: 1\r\n\r\no", "whitespace before the first header"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length : 1\r\n\r\no", "header line"),
     ])
     async def test_a_garbled_answer(self, pool: Http1Pool, answer: bytes, message: str) -> None:
         async with serve(answering(answer)) as server:
@@ -352,6 +443,19 @@ class TestFailures:
                 await task
             await asyncio.wait_for(closed.wait(), 2)
 
+
+    async def test_closing_the_pool_ends_posts_still_connecting(self) -> None:
+        async with serve(answering(OK_204)) as server:
+            pool = Http1Pool(excerpt_bytes=16)
+            outcomes: list[Answer | BaseException] = []
+            pool.send(server.target(), BODY, HEADERS, 5, outcomes.append)
+            posting = asyncio.ensure_future(pool.post(server.target(), BODY, HEADERS, 5))
+            await asyncio.sleep(0)  # both are connecting now
+            pool.close()
+            with pytest.raises(Disconnected, match="closed before the connection opened"):
+                await asyncio.wait_for(posting, 2)
+            await asyncio.sleep(0)
+        assert len(outcomes) == 1 and isinstance(outcomes[0], Disconnected)
 
     async def test_closing_the_pool_closes_busy_connections_too(self) -> None:
         closed = asyncio.Event()
