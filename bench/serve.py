@@ -808,7 +808,8 @@ def _fill_idempotency_cache(sim: Simulation, triggers: int) -> IdempotencyCache:
     rng = sim.randomness.stream("bench")
     for i in range(triggers):
         answer = json.dumps({"workflow_run_id": uuid4(rng)}, separators=(",", ":")).encode()
-        cache.remember(uuid4(rng), fingerprint("/v1/workflows/new-comment/trigger", trigger_body(i)), 200, answer,
+        body = json.loads(trigger_body(i))
+        cache.remember(uuid4(rng), fingerprint("/v1/workflows/new-comment/trigger", body), 200, answer,
                        sim.next_request_id())
     return cache
 
@@ -883,9 +884,9 @@ def section_e(count: int) -> dict[str, float]:
     answer = b'{"workflow_run_id":"00000000-0000-4000-8000-000000000000"}'
 
     def idempotency() -> None:
-        for i, raw in enumerate(raws):
+        for i, body in enumerate(bodies):  # parsed already: the handler parses once, for both
             key = f"bench-{i}"
-            print_ = fingerprint(path, raw)
+            print_ = fingerprint(path, body)
             cache.lookup(key, print_)
             cache.remember(key, print_, 200, answer, "request-id")
 
@@ -1072,7 +1073,7 @@ def report_e(e: dict[str, float], a: dict[str, list[LoadResult]] | None,
     front = [
         ("parse the JSON body (bare does this too)", e["parse"]),
         ("validate it against trigger_request", e["validate"]),
-        ("Idempotency-Key: sha256 fingerprint, lookup, remember", e["idempotency"]),
+        ("Idempotency-Key: canonical JSON, sha256, lookup, remember", e["idempotency"]),
         ("plan: TriggerRequest, runs, context, timeline entries", e["plan"]),
     ]
     rows = [

@@ -8,8 +8,11 @@ answers 422, which the official SDKs do not retry.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mockknock import errors
 from mockknock.clock import Clock
@@ -27,8 +30,12 @@ class CachedResponse:
     expires_at_us: int
 
 
-def fingerprint(path: str, body: bytes) -> str:
-    return hashlib.sha256(path.encode() + b"\0" + body).hexdigest()
+def fingerprint(path: str, body: Mapping[str, Any]) -> str:
+    """What makes two requests the same: the path and the parameters, not the bytes that carried them (key
+    order and spacing differ between serialisers; a client that rebuilds its body on retry is not reusing
+    the key for a different request)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{path}\0{canonical}".encode()).hexdigest()
 
 
 class IdempotencyCache:

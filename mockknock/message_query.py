@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mockknock import strict_json
 from mockknock.errors import FieldError, invalid_params
-from mockknock.model import EngagementStatus, Message
+from mockknock.model import EngagementStatus, Message, MessageStatus
 
 MAX_PAGE_SIZE = 50
+MAX_MESSAGE_IDS = 50  # api.yml: message_ids "(max 50)"
 _ENGAGEMENT_NAMES = frozenset(s.value for s in EngagementStatus)
+_STATUS_NAMES = frozenset(s.value for s in MessageStatus)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NEGATABLE = frozenset({"seen", "read", "archived"})
 Params = Mapping[str, Sequence[str]]
 Predicate = Callable[[Message], bool]
@@ -103,13 +109,28 @@ def _timestamp(params: Params, name: str, problems: list[FieldError]) -> int | N
     return round(parsed.timestamp() * 1_000_000)
 
 
+def _check_member_values(params: Params, problems: list[FieldError]) -> None:
+    """The OpenAPI's limits on the plain filters: an enum, a count and a format."""
+    unknown = [v for v in _values(params, "status") if v not in _STATUS_NAMES]
+    if unknown:
+        choices = ", ".join(sorted(_STATUS_NAMES))
+        problems.append(FieldError("status", f"must be one of {choices}, got {unknown[0]!r}"))
+    ids = _values(params, "message_ids")
+    if len(ids) > MAX_MESSAGE_IDS:
+        problems.append(FieldError("message_ids", f"takes at most {MAX_MESSAGE_IDS} ids, got {len(ids)}"))
+    malformed = [v for v in _values(params, "workflow_run_id") if not _UUID.fullmatch(v)]
+    if malformed:
+        problems.append(FieldError("workflow_run_id",
+                                   f"must be a UUID (a trigger's workflow_run_id), got {malformed[0]!r}"))
+
+
 def build_filters(params: Params) -> tuple[list[Predicate], int]:
     problems: list[FieldError] = []
     predicates: list[Predicate] = []
     size_text = _one(params, "page_size")
     page_size = MAX_PAGE_SIZE
     if size_text is not None:
-        if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+        if not (size_text.isascii() and size_text.isdigit()) or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
             problems.append(FieldError("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}, got {size_text!r}"))
         else:
             page_size = int(size_text)
@@ -119,6 +140,7 @@ def build_filters(params: Params) -> tuple[list[Predicate], int]:
         if wanted:
             predicates.append(lambda m: get(m) in wanted)
 
+    _check_member_values(params, problems)
     member("status", lambda m: m.status.value)
     member("channel_id", lambda m: m.channel.id)
     member("tenant", lambda m: m.tenant)
@@ -134,14 +156,16 @@ def build_filters(params: Params) -> tuple[list[Predicate], int]:
         predicates.append(lambda m: bool(categories & set(m.source.categories)))
     trigger_data = _one(params, "trigger_data")
     if trigger_data is not None:
+        expected = 'must be a JSON object such as {"project_id": "p1"}'
         try:
-            wanted_data = json.loads(trigger_data)
-            if not isinstance(wanted_data, dict):
-                raise ValueError
-        except ValueError:
-            problems.append(FieldError("trigger_data", 'must be a JSON object such as {"project_id": "p1"}'))
+            wanted_data = strict_json.loads(trigger_data)
+        except strict_json.NotJson as exc:
+            problems.append(FieldError("trigger_data", f"{expected}; it is not valid JSON: {exc}"))
         else:
-            predicates.append(lambda m: all((m.data or {}).get(k) == v for k, v in wanted_data.items()))
+            if isinstance(wanted_data, dict):
+                predicates.append(lambda m: all((m.data or {}).get(k) == v for k, v in wanted_data.items()))
+            else:
+                problems.append(FieldError("trigger_data", expected))
     for suffix, compare in (("gt", operator.gt), ("gte", operator.ge), ("lt", operator.lt), ("lte", operator.le)):
         bound = _timestamp(params, f"inserted_at.{suffix}", problems)
         if bound is not None:
@@ -152,27 +176,31 @@ def build_filters(params: Params) -> tuple[list[Predicate], int]:
 
 
 def list_messages(messages: Iterable[Message], params: Params) -> Page:
+    """A page of the messages that match, newest first. A cursor names a message and the page starts next
+    to it in the order of all messages, so it stays good when its message stops matching the filters (an
+    app that walks ``engagement_status=unread`` and marks each page read, say)."""
     predicates, page_size = build_filters(params)
-    matching = [m for m in messages if all(p(m) for p in predicates)]
-    matching.reverse()  # newest first
+    ordered = list(messages)
+    ordered.reverse()  # newest first
+    matching = [i for i, m in enumerate(ordered) if all(p(m) for p in predicates)]
     after, before = _one(params, "after"), _one(params, "before")
-    start, end = 0, len(matching)
     if after is not None:
-        start = _position(matching, decode_cursor(after, "after")) + 1
+        start = bisect.bisect_right(matching, _position(ordered, decode_cursor(after, "after"), "after"))
         end = start + page_size
     elif before is not None:
-        end = _position(matching, decode_cursor(before, "before"))
+        end = bisect.bisect_left(matching, _position(ordered, decode_cursor(before, "before"), "before"))
         start = max(0, end - page_size)
     else:
-        end = page_size
-    items = matching[start:end]
+        start, end = 0, page_size
+    items = [ordered[i] for i in matching[start:end]]
     next_cursor = encode_cursor(items[-1].id) if items and end < len(matching) else None
     prev_cursor = encode_cursor(items[0].id) if items and start > 0 else None
     return Page(items, next_cursor, prev_cursor, page_size)
 
 
-def _position(messages: list[Message], message_id: str) -> int:
+def _position(messages: list[Message], message_id: str, name: str) -> int:
     for index, message in enumerate(messages):
         if message.id == message_id:
             return index
-    raise invalid_params([FieldError("after", f"the cursor's message {message_id!r} is not in this list any more")])
+    raise invalid_params([FieldError(name, f"the cursor's message {message_id!r} is gone (the mock was reset); "
+                                           "start again without a cursor")])

@@ -86,6 +86,12 @@ class TestTriggerValidation:
             (b"", "empty"),
             (b"[1, 2]", "must be a JSON object"),
             (b"\xff\xfe", "UTF-8"),
+            # Python's json reads these; JSON has no such numbers, and echoing them would break receivers.
+            (b'{"recipients":["u1"],"data":{"x":NaN}}', "NaN is not a JSON value"),
+            (b'{"recipients":["u1"],"data":{"x":-Infinity}}', "-Infinity is not a JSON value"),
+            # Deeper than Python's parser goes: a clear 400, not a RecursionError and a 500 the SDKs retry.
+            (b"[" * 100_000, "nested deeper than mockknock reads"),
+            (b'{"recipients":["u1"],"data":{"x":' + b"[" * 5000 + b"]" * 5000 + b"}}", "nested deeper"),
         ],
     )
     async def test_malformed_json_is_400(self, make_server: ServerFactory, raw: bytes, fragment: str) -> None:
@@ -169,6 +175,27 @@ class TestServerKeepsServing:
         assert_knock_error(await call("GET", f"{server.url}/v1/nowhere"), 404, "not_found")
         assert_knock_error(await call("GET", f"{server.url}/v1/workflows/wf/trigger"), 405, "method_not_allowed")
 
+    @pytest.mark.parametrize(("method", "path"), [
+        ("GET", "/v1/messages/abc/events"), ("GET", "/v1/messages/abc/activities"),
+        ("GET", "/v1/messages/batch/content"), ("PUT", "/v1/messages/abc/bogus"),
+        ("POST", "/v1/messages/batch/bogus"),
+    ])
+    async def test_knock_endpoints_not_served_are_404_whatever_their_shape(
+            self, make_server: ServerFactory, method: str, path: str) -> None:
+        """Knock's own endpoints that mockknock does not serve are 404s (docs/coverage.md), even when they
+        look like a served route with another method."""
+        server = await make_server()
+        body = assert_knock_error(await call(method, f"{server.url}{path}"), 404, "not_found")
+        assert "docs/coverage.md" in body["message"]
+
+    @pytest.mark.parametrize("raw", [b"[" * 100_000, b"\xff\xfe", b'{"type": NaN}'])
+    async def test_the_built_in_sink_refuses_what_it_cannot_read(self, make_server: ServerFactory,
+                                                                 raw: bytes) -> None:
+        """Anything POSTed to the sink that is not a signed webhook is a 400, whatever the body."""
+        server = await make_server()
+        status, _, _ = await call("POST", server.sink_url, raw=raw, headers={})
+        assert status == 400
+
     async def test_unknown_message_is_404(self, make_server: ServerFactory) -> None:
         """GET of a message id that does not exist."""
         server = await make_server()
@@ -211,6 +238,18 @@ class TestIdempotency:
         assert_knock_error(await call("POST", url, {"recipients": ["u2"]}, headers=headers), 422,
                            "idempotency_key_reused")
 
+    async def test_the_same_parameters_in_other_bytes_are_the_same_request(self, make_server: ServerFactory) -> None:
+        """Key order and spacing are the serialiser's, not the request's: the repeat is a replay."""
+        server = await make_server()
+        url = f"{server.url}/v1/workflows/wf/trigger"
+        headers = {**AUTH, "Idempotency-Key": "k-6", "Content-Type": "application/json"}
+        first = await call("POST", url, raw=b'{"recipients":["u1"],"data":{"a":1,"b":[1,2]}}', headers=headers)
+        second = await call("POST", url, raw=b'{ "data": {"b": [1, 2], "a": 1},\n  "recipients": ["u1"] }',
+                            headers=headers)
+        assert first[0] == second[0] == 200 and first[1] == second[1]
+        assert second[2]["idempotent-replayed"] == "true"
+        assert len(server.simulation.store.runs) == 1
+
     async def test_expires_after_24_simulated_hours(self, make_server: ServerFactory) -> None:
         """After the virtual clock passes 24h the same key makes a new run."""
         server = await make_server(virtual_clock=True)
@@ -244,3 +283,46 @@ class TestEngagementValidation:
         body = assert_knock_error(answer, 422, "invalid_params")
         assert body["errors"][0]["field"] == "metadata"
         assert server.simulation.store.messages[message_id].metadata is None
+
+    @pytest.mark.parametrize(("metadata", "fragment"), [
+        ({f"k{i}": i for i in range(6)}, "at most 5 key-value pairs, got 6"),
+        ({"button": {"id": "b1"}}, "must not contain nested data; 'button' holds an object"),
+        ({"tags": ["a", "b"]}, "must not contain nested data; 'tags' holds an array"),
+        (["clicked"], "got an array"),
+    ])
+    @pytest.mark.parametrize("batch", [False, True])
+    async def test_interacted_metadata_within_knocks_limits(self, make_server: ServerFactory, metadata: Any,
+                                                            fragment: str, batch: bool) -> None:
+        """api.yml: "Cannot include more than 5 key-value pairs, must not contain nested data"."""
+        server = await make_server(virtual_clock=True)
+        await call("POST", f"{server.url}/v1/workflows/wf/trigger", {"recipients": ["u1"]})
+        message_id = next(iter(server.simulation.store.messages))
+        if batch:
+            answer = await call("POST", f"{server.url}/v1/messages/batch/interacted",
+                                {"message_ids": [message_id], "metadata": metadata})
+        else:
+            answer = await call("PUT", f"{server.url}/v1/messages/{message_id}/interacted", {"metadata": metadata})
+        body = assert_knock_error(answer, 422, "invalid_params")
+        assert body["errors"][0]["field"] == "metadata" and fragment in body["errors"][0]["message"]
+        assert server.simulation.store.messages[message_id].metadata is None
+        flat = {f"k{i}": v for i, v in enumerate(["a", 1, 2.5, True, None])}
+        status, message, _ = await call("PUT", f"{server.url}/v1/messages/{message_id}/interacted",
+                                        {"metadata": flat})
+        assert status == 200 and message["metadata"] == flat
+
+
+class TestMessageListValidation:
+    """GET /v1/messages refuses what Knock's OpenAPI does not allow, with a 422 naming the parameter."""
+
+    @pytest.mark.parametrize(("query", "field"), [
+        ("status[]=posted", "status"),
+        ("page_size=%C2%B2", "page_size"),
+        ("workflow_run_id=run-1", "workflow_run_id"),
+        ("trigger_data=" + "%5B" * 1500, "trigger_data"),  # deeper than Python reads, shorter than 8 KB
+        ("&".join(f"message_ids[]=m{i}" for i in range(51)), "message_ids"),
+    ])
+    async def test_bad_query_is_422(self, make_server: ServerFactory, query: str, field: str) -> None:
+        server = await make_server()
+        body = assert_knock_error(await call("GET", f"{server.url}/v1/messages?{query}"), 422, "invalid_params")
+        assert [e["field"] for e in body["errors"]] == [field]
+

@@ -20,7 +20,7 @@ from mockknock.gc_tuning import YOUNG_GENERATION_THRESHOLD, serving_thresholds
 from mockknock.ids import KSUID_EPOCH, ksuid, ksuid_seconds, uuid4
 from mockknock.lifecycle import LifecycleError, check_sequence, parse_step
 from mockknock.message_query import list_messages
-from mockknock.model import ChannelType, EventType, Message, MessageSource, format_timestamp
+from mockknock.model import ChannelType, EngagementStatus, EventType, Message, MessageSource, format_timestamp
 from mockknock.randomness import Randomness
 from mockknock.scenario import make_channel
 
@@ -420,16 +420,57 @@ class TestMessageQuery:
         assert len(list_messages(messages, {"inserted_at.gte": [bound]}).items) == 7
         assert len(list_messages(messages, {"message_ids[]": [messages[0].id]}).items) == 1
 
+    def test_a_cursor_stays_good_when_its_message_stops_matching(self) -> None:
+        """Walking the unread messages and marking each page read as it comes, as an inbox does: every
+        message is visited once, though each page's last message is read by the time its cursor is used."""
+        messages = _messages(23)
+        seen: list[str] = []
+        params: dict[str, list[str]] = {"page_size": ["5"], "engagement_status": ["unread"]}
+        while True:
+            page = list_messages(messages, params)
+            seen.extend(m.id for m in page.items)
+            for message in page.items:
+                message.engagement[EngagementStatus.READ] = 1
+            if page.after is None:
+                break
+            params = {**params, "after": [page.after]}
+        assert seen == [m.id for m in reversed(messages)]
+
+    def test_before_from_a_cursor_that_no_longer_matches(self) -> None:
+        messages = _messages(12)
+        unread = {"page_size": ["4"], "engagement_status": ["unread"]}
+        second = list_messages(messages, {**unread, "after": [list_messages(messages, unread).after or ""]})
+        assert second.before is not None
+        second.items[0].engagement[EngagementStatus.READ] = 1
+        back = list_messages(messages, {**unread, "before": [second.before]})
+        assert [m.id for m in back.items] == [m.id for m in reversed(messages[-4:])]
+
     @pytest.mark.parametrize(
-        "params",
-        [{"page_size": ["0"]}, {"page_size": ["51"]}, {"after": ["garbage!"]}, {"trigger_data": ["[1]"]},
-         {"inserted_at.gt": ["yesterday"]}],
+        ("params", "field"),
+        [({"page_size": ["0"]}, "page_size"), ({"page_size": ["51"]}, "page_size"),
+         ({"page_size": ["\u00b2"]}, "page_size"),  # a digit to str.isdigit(), not to int()
+         ({"after": ["garbage!"]}, "after"), ({"before": ["garbage!"]}, "before"),
+         ({"trigger_data": ["[1]"]}, "trigger_data"), ({"trigger_data": ['{"x": NaN}']}, "trigger_data"),
+         ({"trigger_data": ["[" * 5000 + "]" * 5000]}, "trigger_data"),
+         ({"inserted_at.gt": ["yesterday"]}, "inserted_at.gt"),
+         ({"status[]": ["sent", "posted"]}, "status"),
+         ({"message_ids[]": [f"m{i}" for i in range(51)]}, "message_ids"),
+         ({"workflow_run_id": ["run-1"]}, "workflow_run_id")],
     )
-    def test_bad_params_are_422(self, params: dict[str, list[str]]) -> None:
-        """Out-of-range sizes, foreign cursors and malformed filters are 422 invalid_params."""
+    def test_bad_params_are_422(self, params: dict[str, list[str]], field: str) -> None:
+        """Out-of-range sizes, foreign cursors and malformed filters are 422 invalid_params naming the
+        parameter; values outside the OpenAPI's enum, count and format included."""
         with pytest.raises(KnockApiError) as info:
             list_messages(_messages(3), params)
-        assert info.value.status == 422 and info.value.errors
+        assert info.value.status == 422 and [e.field for e in info.value.errors] == [field]
+
+    def test_a_cursor_to_a_message_gone_names_its_parameter(self) -> None:
+        cursor = list_messages(_messages(12), {"page_size": ["4"]}).after
+        assert cursor is not None
+        with pytest.raises(KnockApiError) as info:
+            list_messages(_messages(3), {"before": [cursor]})
+        assert [e.field for e in info.value.errors] == ["before"]
+        assert "start again without a cursor" in info.value.errors[0].message
 
 
 class TestGcTuning:

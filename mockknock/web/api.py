@@ -17,6 +17,7 @@ from mockknock.web.responses import json_response, parse_json_object, read_body,
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 KNOCK_API_PREFIX = "/v1/"  # Knock's API; everything else this server answers is mockknock's own
 TRIGGER_ROUTE = "/v1/workflows/{key}/trigger"
+MAX_METADATA_KEYS = 5
 # Endpoints a public (pk_) key may call; everything else under /v1 needs a secret key.
 PUBLIC_KEY_ROUTES = frozenset(
     {
@@ -49,12 +50,14 @@ async def trigger_workflow(request: web.Request) -> web.Response:
     sim = request.app[SIMULATION]
     raw = await read_body(request, sim.settings.max_body_bytes)
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    print_ = fingerprint(request.path, raw)
+    parsed = parse_json_object(raw)
+    print_ = ""
     if key is not None:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise errors.invalid_params(
                 [errors.FieldError(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}")]
             )
+        print_ = fingerprint(request.path, parsed)
         cached = sim.idempotency.lookup(key, print_)
         if cached is not None:
             return web.Response(
@@ -63,7 +66,7 @@ async def trigger_workflow(request: web.Request) -> web.Response:
                 content_type="application/json",
                 headers={"idempotent-replayed": "true", "original-x-request-id": cached.request_id},
             )
-    body = validated(sim.schemas, "trigger_request", parse_json_object(raw))
+    body = validated(sim.schemas, "trigger_request", parsed)
     fault = request.get(FAULT)
     run = sim.accept_trigger(request.match_info["key"], body, request[REQUEST_ID], fault)
     response = json_response({"workflow_run_id": run.id})
@@ -99,10 +102,24 @@ async def list_all_messages(request: web.Request) -> web.Response:
 
 
 def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Knock's limits (api.yml, the interacted endpoints): at most 5 key-value pairs, no nested data."""
     metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise errors.invalid_params([errors.FieldError("metadata", "must be an object of up to 5 flat keys")])
-    return metadata
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        problem = f"must be an object of up to {MAX_METADATA_KEYS} flat keys, got {_json_kind(metadata)}"
+    elif len(metadata) > MAX_METADATA_KEYS:
+        problem = f"takes at most {MAX_METADATA_KEYS} key-value pairs, got {len(metadata)}"
+    elif nested := [k for k, v in metadata.items() if isinstance(v, dict | list)]:
+        problem = f"must not contain nested data; {nested[0]!r} holds {_json_kind(metadata[nested[0]])}"
+    else:
+        return metadata
+    raise errors.invalid_params([errors.FieldError("metadata", problem)])
+
+
+def _json_kind(value: object) -> str:
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
 
 
 async def _engagement_metadata(request: web.Request) -> dict[str, Any] | None:
@@ -140,10 +157,15 @@ async def batch_message_status(request: web.Request) -> web.Response:
 
 
 def register(router: web.UrlDispatcher) -> None:
+    # The status segments are spelled out, so that Knock's other endpoints of the same shape (GET
+    # /v1/messages/{id}/events, GET /v1/messages/batch/content, ...) are not mistaken for these with the
+    # wrong method (405) but answered as endpoints mockknock does not serve (404).
+    one = "|".join(sorted(_ENGAGEMENT_PATHS))
+    batch = "|".join(sorted(_BATCH_ACTIONS))
     router.add_post(TRIGGER_ROUTE, trigger_workflow)
     router.add_post("/v1/workflows/{key}/cancel", cancel_workflow)
     router.add_get("/v1/messages", list_all_messages)
     router.add_get("/v1/messages/{message_id}", get_message)
-    router.add_post("/v1/messages/batch/{status}", batch_message_status)
-    router.add_put("/v1/messages/{message_id}/{status}", set_message_status)
-    router.add_delete("/v1/messages/{message_id}/{status}", set_message_status)
+    router.add_post(f"/v1/messages/batch/{{status:{batch}}}", batch_message_status)
+    router.add_put(f"/v1/messages/{{message_id}}/{{status:{one}}}", set_message_status)
+    router.add_delete(f"/v1/messages/{{message_id}}/{{status:{one}}}", set_message_status)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mockknock import errors
+from mockknock import errors, strict_json
 from mockknock.errors import FieldError
 from mockknock.schemas import SchemaRegistry
 
@@ -39,11 +39,11 @@ def parse_json_object(raw: bytes, what: str = "request body") -> dict[str, Any]:
         raise errors.invalid_json(f"the {what} is empty; send a JSON object")
     try:
         # Decode first: json.loads(bytes) would guess UTF-16/32 from the first bytes; Knock takes UTF-8.
-        value = json.loads(raw.decode("utf-8"))
+        value = strict_json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise errors.invalid_json(f"the {what} is not UTF-8 (byte {exc.start} is invalid)") from None
-    except json.JSONDecodeError as exc:
-        raise errors.invalid_json(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except strict_json.NotJson as exc:
+        raise errors.invalid_json(str(exc)) from None
     if not isinstance(value, dict):
         raise errors.invalid_json(f"the {what} must be a JSON object, got {type(value).__name__}")
     return value

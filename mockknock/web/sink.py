@@ -6,13 +6,12 @@ new user sees the whole flow in the terminal that runs ``mockknock serve``.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from aiohttp import web
 
-from mockknock import signing
+from mockknock import signing, strict_json
 from mockknock.web.keys import CONSOLE, SIMULATION
 
 SINK_PATH = "/__mockknock/sink"
@@ -46,9 +45,9 @@ async def receive(request: web.Request) -> web.Response:
     except signing.SignatureError as exc:
         verdict = f"SIGNATURE REJECTED: {exc}"
     try:
-        event = json.loads(body)
+        event = strict_json.loads(body.decode("utf-8"))
         line = f"{describe(event)}  at {event.get('created_at')}"
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError):  # NotJson and UnicodeDecodeError are ValueErrors
         line = f"unreadable body of {len(body)} bytes"
     request.app[CONSOLE].line(f"{time.strftime('%H:%M:%S')}  {line}  ({verdict})")
     return web.Response(status=204 if verdict == "signature ok" else 400)
