@@ -20,10 +20,10 @@ from mockknock.lifecycle import (
     DEFAULT_MAX_ATTEMPTS,
     ENGAGEMENT_OF,
     EVENT_OF,
-    STATUS_OF,
     Action,
     Step,
     parse_step,
+    status_after,
 )
 from mockknock.model import (
     ChannelType,
@@ -223,7 +223,7 @@ class Engine:
             source=MessageSource(workflow.key, workflow.version_id, workflow.categories, step.ref, run.workflow_run_id),
             recipient_run_id=run.id,
             tenant=run.tenant,
-            data=plan.request.data,
+            data=batch.data if batch is not None else plan.request.data,
             recipient_snapshot=self._snapshot(run.recipient, channel.type),
             inserted_at_us=now,
             updated_at_us=now,
@@ -278,16 +278,20 @@ class Engine:
         return round(self._timing.uniform(-jitter_us, jitter_us)) if jitter_us else 0
 
     def _snapshot(self, recipient: RecipientRef, channel_type: ChannelType) -> dict[str, Any] | None:
+        """Where the message went, as api.yml describes recipient_snapshot: an email's address and name, a
+        chat message's destination channel; null for the other channel types and for objects."""
         if isinstance(recipient, tuple):
             return None
         user = self.store.users.setdefault(recipient, {"id": recipient})
         if "email" not in user or "name" not in user:
+            # Filled whatever the channel: scenario rules may match on the recipient's email or name.
             for key, value in self.fake.person(recipient).items():
                 user.setdefault(key, value)
-        snapshot: dict[str, Any] = {"user_id": recipient, "name": user.get("name")}
         if channel_type is ChannelType.EMAIL:
-            snapshot["email"] = user.get("email")
-        return snapshot
+            return {"email": user.get("email"), "name": user.get("name")}
+        if channel_type is ChannelType.CHAT:
+            return {"channel_id": self.fake.chat_channel_id(recipient)}
+        return None
 
     def apply(self, message: Message, planned: PlannedStep, now: int) -> None:
         """Move a message one lifecycle step and emit the webhook for it."""
@@ -297,7 +301,7 @@ class Engine:
             if outage is not None and self.outages.hits(outage):
                 self.outages.record(now, outage, f"{action.value} not tracked", message.id)
                 return
-        status = STATUS_OF.get(action)
+        status = status_after(action, message.channel.type)
         if status is not None:
             message.status = status
         else:

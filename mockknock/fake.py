@@ -7,6 +7,7 @@ because the generator is re-seeded from (seed, user id) for each one.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +21,10 @@ PROVIDERS = frozenset({
     "country", "sentence", "paragraph", "word", "catch_phrase", "url", "uri_path", "uuid4", "iso8601",
     "pyint", "color_name",
 })
+
+
+_DATE_PROVIDERS = frozenset({"iso8601"})
+_DATES_END = datetime(2026, 1, 1)  # naive, as Faker's own default end is: its text carries no offset
 
 
 class FakeData:
@@ -52,7 +57,9 @@ class FakeData:
         """One value from an allowed Faker provider (``sentence``, ``email``...), fixed by seed and key."""
         if provider not in PROVIDERS:
             raise ValueError(f"unknown fake value {provider!r}; use one of {', '.join(sorted(PROVIDERS))}")
-        value = getattr(self._generator("value", provider, *key), provider)()
+        generate = getattr(self._generator("value", provider, *key), provider)
+        # Faker draws dates up to "now" by default: a fixed end keeps a seed's values the same on every run.
+        value = generate(end_datetime=_DATES_END) if provider in _DATE_PROVIDERS else generate()
         # Dates and UUIDs leave as the strings a JSON body would carry.
         return value if isinstance(value, str | int | float | bool) else str(value)
 
@@ -67,6 +74,10 @@ class FakeData:
     def url(self, *key: str) -> str:
         fake = self._generator("url", *key)
         return f"https://{fake.domain_name()}/{fake.uri_path()}"
+
+    def chat_channel_id(self, *key: str) -> str:
+        """A Slack-style channel id (C and ten upper-case letters and digits)."""
+        return "C" + self._generator("chat", *key).lexify("?" * 10, letters="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
     def push_token(self, *key: str) -> str:
         return self._generator("push", *key).hexify("^" * 64)

@@ -82,6 +82,17 @@ CHANNEL_CAP: dict[ChannelType, MessageStatus] = {
     ChannelType.PUSH: MessageStatus.SENT,
     ChannelType.CHAT: MessageStatus.SENT,
 }
+# In-app and webhook-channel messages are delivered the moment they are sent: their message.sent already
+# shows status "delivered", as Knock's own sample of it does (knock-reference.md, sections 1.1 and 3.1).
+DELIVERED_WHEN_SENT = frozenset({ChannelType.IN_APP_FEED, ChannelType.IN_APP_GUIDE, ChannelType.HTTP})
+
+
+def status_after(action: Action, channel_type: ChannelType) -> MessageStatus | None:
+    """The delivery status a message shows after ``action``; None for engagement actions."""
+    status = STATUS_OF.get(action)
+    if status is MessageStatus.SENT and channel_type in DELIVERED_WHEN_SENT:
+        return MessageStatus.DELIVERED
+    return status
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,9 +51,12 @@ class Batch:
     close_at_us: int
     actors: list[RecipientRef] = field(default_factory=list)
     activities: int = 1
+    # The messages after a batch carry the data of its most recent trigger (api.yml, Message.data).
+    data: dict[str, Any] | None = None
 
     def join(self, plan: RunPlan, at: int) -> None:
         self.activities += 1
+        self.data = plan.request.data
         actor = plan.run.actor
         if actor is not None and actor not in self.actors:
             self.actors.append(actor)
@@ -127,7 +130,7 @@ class Planner:
             plan.run.note = f"batched into workflow recipient run {open_batch.owner.run.id}"
             return
         actors = [plan.run.actor] if plan.run.actor is not None else []
-        batch = Batch(key, plan, step, index + 1, at + step.window_us, actors)
+        batch = Batch(key, plan, step, index + 1, at + step.window_us, actors, data=plan.request.data)
         self._batches[key] = batch
         self._schedule(plan.run, batch.close_at_us, lambda t: self._close(batch, t))
 

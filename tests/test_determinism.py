@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import aiohttp
 
+from mockknock.fake import FakeData
+from mockknock.fixtures import event_stream
+from mockknock.resources import scenarios_dir
 from mockknock.scenario_file import load_scenario
 from tests.conftest import AUTH, ReceiverFactory, ServerFactory
 from tests.test_openapi_conformance import RICH_SCENARIO
@@ -70,3 +74,16 @@ class TestDeterminism:
         eager = await run_once(make_server, make_receiver, path, 42, strict=True)
         lazy = await run_once(make_server, make_receiver, path, 42, strict=False)
         assert lazy == eager
+
+    def test_every_bundled_scenario_is_the_same_bytes_a_second_later(self) -> None:
+        """Nothing in a seeded stream follows the wall clock (Faker's dates once did: 'up to now', which
+        moves their value when the clock passes a second)."""
+        paths = sorted(scenarios_dir().glob("*.yaml"))
+        first = {path.stem: [e.body for e in event_stream(path, seed=7)] for path in paths}
+        time.sleep(1.1)
+        assert {path.stem: [e.body for e in event_stream(path, seed=7)] for path in paths} == first
+
+    def test_fake_dates_follow_the_seed_only(self) -> None:
+        first = FakeData(7).value("iso8601", "due")
+        time.sleep(1.1)
+        assert FakeData(7).value("iso8601", "due") == first != FakeData(8).value("iso8601", "due")

@@ -13,6 +13,7 @@ HTTP calls, and the whole simulated future then plays out in a few milliseconds.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ BOUNCE_EMAIL = "golden.bounce@example.com"
 # contains "bounce", and the user id the bounce scenario never delivers to.
 RECIPIENTS: list[Any] = ["u_plain", {"id": "u_bounce", "email": BOUNCE_EMAIL, "name": "Bo Unce"}, "u_undeliverable"]
 PUSH_OR_CHAT = {"push", "chat"}
+DELIVERED_WHEN_SENT = ("in_app_feed", "in_app_guide", "http")
 
 
 @dataclass
@@ -137,7 +139,8 @@ def sms_push_chat_triggers() -> list[Trigger]:
 def batch_triggers() -> list[Trigger]:
     comments = [("ann", "t1"), ("bob", "t1"), ("ann", "t1"), ("cy", "t1"), ("dee", "t2")]
     triggers = [
-        one("new-comment", f"comment {i}", ["reader", "other_reader"], actor=actor, data={"thread_id": thread})
+        one("new-comment", f"comment {i}", ["reader", "other_reader"], actor=actor,
+            data={"thread_id": thread, "comment": i})
         for i, (actor, thread) in enumerate(comments)
     ]
     return triggers
@@ -251,6 +254,12 @@ async def check_sms_push_chat(run: Run) -> None:
     for message in run.messages():
         sequence = run.sequence(message.id)
         kind = message.channel.type.value
+        snapshot = run.message_events(message.id)[0]["data"]["recipient_snapshot"]
+        # api.yml: a chat message's snapshot is its destination; sms and push carry none
+        if kind == "chat":
+            assert snapshot is not None and re.fullmatch(r"C[0-9A-Z]{10}", snapshot["channel_id"]), snapshot
+        else:
+            assert snapshot is None, (kind, snapshot)
         if kind == "chat":
             assert sequence == ["sent"]
         elif kind == "push":
@@ -277,6 +286,9 @@ async def check_batch(run: Run) -> None:
             assert len(messages) == 2 and set(by_thread) == {"t1", "t2"}, [m.data for m in messages]
             assert by_thread["t1"].actors == ("ann", "bob", "cy")
             assert by_thread["t2"].actors == ("dee",)
+            # api.yml: after a batch step, data is the most recent trigger's (the final activity's)
+            assert by_thread["t1"].data == {"thread_id": "t1", "comment": 3}
+            assert by_thread["t2"].data == {"thread_id": "t2", "comment": 4}
             for message in messages:
                 wire = run.message_events(message.id)[0]["data"]
                 assert wire["actors"] == list(message.actors)
@@ -423,6 +435,8 @@ def check_message_events(run: Run, message: Message) -> None:
         if name in ENGAGEMENT:
             flag, on = ENGAGEMENT[name]
             engaged = engaged | {flag} if on else engaged - {flag}
+        elif name == "sent" and message.channel.type.value in DELIVERED_WHEN_SENT:
+            status = "delivered"  # Knock's own message.sent sample for an in-app message shows "delivered"
         else:
             status = name
         assert data["status"] == status, (sequence, name)

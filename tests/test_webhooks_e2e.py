@@ -108,7 +108,12 @@ class TestSignedSequence:
         assert {"id": "p1", "collection": "projects"} in [w["recipient"] for w in wire]
         assert all(w["actors"] == ["u9"] and w["tenant"] == "acme" for w in wire)
         u2_email = next(w for w in wire if w["recipient"] == "u2" and w["channel"]["type"] == "email")
-        assert u2_email["recipient_snapshot"]["email"] == "u2@example.com"
+        # api.yml's recipient_snapshot: an email carries the address and name; in-app and objects carry none
+        assert u2_email["recipient_snapshot"] == {"email": "u2@example.com",
+                                                  "name": server.simulation.store.users["u2"]["name"]}
+        assert [w["recipient_snapshot"] for w in wire if w["channel"]["type"] == "in_app_feed"] == [None] * 3
+        assert next(w for w in wire if w["recipient"] != "u2" and w["channel"]["type"] == "email"
+                    and isinstance(w["recipient"], dict))["recipient_snapshot"] is None
 
     async def test_event_filters_per_endpoint(self, make_server: ServerFactory, make_receiver: ReceiverFactory) -> None:
         """An endpoint with a filter receives only the event types it asked for."""
