@@ -131,10 +131,21 @@ def event_data_for(event_type: str) -> Any:
     return copy.deepcopy(EVENT_DATA.get(event_type))
 
 
+# The message as each event shows it: its status after a delivery event, its *_at after an engagement one.
+AT_EVENT: dict[str, dict[str, Any]] = {
+    "message.delivered": {"status": "delivered"},
+    "message.delivery_attempted": {"status": "delivery_attempted"},
+    "message.undelivered": {"status": "undelivered"},
+    "message.bounced": {"status": "bounced"},
+    **{f"message.{name}": {"engagement_statuses": [name], f"{name}_at": "2026-01-01T00:00:00.123456Z"}
+       for name in ("seen", "read", "archived", "interacted", "link_clicked")},
+}
+
+
 def data_for(event_type: str) -> dict[str, Any]:
     resource = event_type.split(".", maxsplit=1)[0]
     if resource == "message":
-        return emitted_message()
+        return emitted_message(**AT_EVENT.get(event_type, {}))
     if resource == "workflow_recipient_run":
         return copy.deepcopy(component("api", "WorkflowRecipientRun")["example"])
     moas = {
@@ -630,6 +641,35 @@ class TestEventSchemas:
         """The historic __cursor key is accepted from Knock but never emitted."""
         issues = registry.issues("objects/emitted_message", emitted_message(__cursor=None))
         assert [(i.pointer, i.message) for i in issues] == [("/__cursor", "'__cursor' is not allowed here")]
+
+    @pytest.mark.parametrize(("event_type", "changes", "pointer", "keyword"), [
+        ("message.delivered", {"status": "queued"}, "/data/status", "const"),
+        ("message.bounced", {"status": "delivered"}, "/data/status", "const"),
+        ("message.undelivered", {"status": "sent"}, "/data/status", "const"),
+        ("message.sent", {"status": "queued"}, "/data/status", "enum"),
+        ("message.read", {"read_at": None}, "/data/read_at", "type"),
+        ("message.unread", {"read_at": "2026-01-01T00:00:00.123456Z"}, "/data/read_at", "type"),
+        ("message.link_clicked", {"link_clicked_at": None}, "/data/link_clicked_at", "type"),
+        ("message.sent", {"actors": [f"u{i}" for i in range(11)]}, "/data/actors", "maxItems"),
+    ])
+    def test_data_shows_the_message_as_the_event_left_it(self, registry: SchemaRegistry, event_type: str,
+                                                         changes: dict[str, Any], pointer: str,
+                                                         keyword: str) -> None:
+        """A delivery event's message has that status (message.sent: sent, or delivered for in-app); an
+        engagement event's has its *_at set, or cleared for the un- events; a batch lists 10 actors at most."""
+        body = event(event_type)
+        body["data"].update(changes)
+        assert where(registry.issues(f"events/{event_type}", body)) == [(pointer, keyword)]
+        assert not registry.is_valid(f"events/{event_type}", body)
+
+    @pytest.mark.parametrize(("key", "value"), [
+        ("id", "run-1"), ("workflow_run_id", "9A3F1C6E-0000-4000-8000-000000000000"),
+        ("inserted_at", "2026-01-01 00:00:00"), ("updated_at", "2026-01-01T00:00:00+01:00"),
+    ])
+    def test_recipient_runs_have_uuids_and_utc_times(self, registry: SchemaRegistry, key: str, value: str) -> None:
+        body = event("workflow_recipient_run.started")
+        body["data"][key] = value
+        assert where(registry.issues("events/workflow_recipient_run.started", body)) == [(f"/data/{key}", "pattern")]
 
     def test_validate_event_picks_the_type(self, registry: SchemaRegistry) -> None:
         """validate_event checks a body against events/<type> and lists every problem."""
