@@ -197,6 +197,13 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def shut(self, reason: str) -> None:
+        """Close from this side, telling the exchange under way (if any) why."""
+        if self._done is not None:
+            self._fail(Disconnected(reason))
+        else:
+            self.close()
+
     def _expire(self) -> None:
         self._timer = None
         self._fail(TimeoutError())
@@ -511,7 +518,7 @@ class Http1Pool:
             task.cancel()
             loop.call_soon(done, Disconnected("the webhook client closed before the connection opened"))
         for connection in list(self._open):  # busy ones too: their answers have nobody left to read them
-            connection.close()
+            connection.shut("the webhook client closed while the POST was under way")
         self._idle.clear()
 
 

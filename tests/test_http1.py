@@ -474,6 +474,7 @@ class TestFailures:
             pool.close()
             await asyncio.wait_for(closed.wait(), 2)
         assert len(outcomes) == 1 and isinstance(outcomes[0], Disconnected)
+        assert "the webhook client closed while the POST was under way" in str(outcomes[0])
 
 
 CHAOS = ("plain", "chunked", "no answer", "cut off", "silent", "garbage", "close after")
