@@ -27,6 +27,10 @@ from urllib.parse import urlsplit
 # window for the 5 s servers, and bounds the sockets an idle mock holds open.
 IDLE_S = 4.0
 MAX_HEAD_BYTES = 64 * 1024
+# An answer's body is read to its end, so that its connection can carry the next POST, up to this much;
+# past it the attempt is reported and the connection closed: an endpoint that streams (or answers 200 MB)
+# must not hold the attempt until its timeout, nor the delivery worker reading what nobody keeps.
+MAX_DRAIN_BYTES = 64 * 1024
 # Writing a large body after its head, instead of joined to it, saves copying it.
 JOIN_BODY_BYTES = 64 * 1024
 _TARGET = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
@@ -112,6 +116,7 @@ class _Connection(asyncio.Protocol):
         self._parse = self._head
         self._remaining = 0  # of the body (Content-Length) or of the current chunk
         self._keep_alive = True
+        self._body_seen = 0
         self.closed = False
         self.idle_since = 0.0
         self._fileno = -1
@@ -134,6 +139,10 @@ class _Connection(asyncio.Protocol):
                 pass
         except (ValueError, IndexError) as exc:  # malformed numbers or lines, whatever the field
             self._fail(ProtocolError(f"the answer is not valid HTTP/1.1 ({exc})"))
+            return
+        if self._done is not None and self._body_seen > MAX_DRAIN_BYTES:
+            self._keep_alive = False
+            self._finish()
 
     def eof_received(self) -> bool:
         self.closed = True  # not to be handed out in the moment before connection_lost
@@ -158,7 +167,7 @@ class _Connection(asyncio.Protocol):
         assert self._transport is not None and self._done is None
         self._done = done
         self._timer = asyncio.get_running_loop().call_at(deadline, self._expire)
-        self._status, self._parse, self._keep_alive = 0, self._head, True
+        self._status, self._parse, self._keep_alive, self._body_seen = 0, self._head, True, 0
         self._excerpt.clear()
         if len(body) > JOIN_BODY_BYTES:
             self._transport.write(head)
@@ -236,7 +245,8 @@ class _Connection(asyncio.Protocol):
             done(Answer(self._status, bytes(self._excerpt)))
 
     def _keep(self, buffer: bytearray, length: int) -> None:
-        """Add the first ``length`` bytes of ``buffer`` to the excerpt, as far as it has room."""
+        """Count ``length`` more body bytes, and add the first of them to the excerpt as far as it has room."""
+        self._body_seen += length
         room = min(self._excerpt_bytes - len(self._excerpt), length)
         if room > 0:
             self._excerpt += buffer[:room]

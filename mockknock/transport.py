@@ -167,8 +167,8 @@ class InProcessTransport:
         try:
             async with self._session.post(url, data=data, headers=headers, allow_redirects=False,
                                           timeout=self._timeout) as response:
-                answer = await response.read()
-                excerpt = answer[:EXCERPT_BYTES].decode("utf-8", errors="replace") if answer else None
+                answer = await _excerpt(response)
+                excerpt = answer.decode("utf-8", errors="replace") if answer else None
                 return PostResult(response.status, (time.perf_counter() - started) * 1000, excerpt=excerpt)
         except TimeoutError:
             error, kind = f"timed out after {timeout_s:g}s", ErrorKind.TIMEOUT
@@ -189,3 +189,19 @@ class InProcessTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _excerpt(response: aiohttp.ClientResponse) -> bytes:
+    """The first EXCERPT_BYTES of the answer. The rest is read to its end, for the connection to be reused,
+    up to http1.MAX_DRAIN_BYTES; an answer longer than that (or endless) is left, and its connection is
+    closed on release instead of reused."""
+    taken = bytearray()
+    seen = 0
+    while seen <= http1.MAX_DRAIN_BYTES:
+        chunk = await response.content.readany()
+        if not chunk:
+            break
+        seen += len(chunk)
+        if len(taken) < EXCERPT_BYTES:
+            taken += chunk[:EXCERPT_BYTES - len(taken)]
+    return bytes(taken)

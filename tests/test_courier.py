@@ -121,13 +121,14 @@ class TestDeliveryProcess:
         receiver.script = [500]
 
         async def slow(request: web.Request) -> web.Response:
-            await asyncio.sleep(1)
+            await asyncio.sleep(3)
             return web.Response(status=204)
 
         app = web.Application()
         app.router.add_post("/hook", slow)
         slow_server = await aiohttp_server(app, host="127.0.0.1", port=0)
-        retry = RetryPolicy(max_attempts=2, timeout_s=0.2, base_us=1_000_000)
+        # 0.5 s: long enough for a loaded machine to answer the 500 in time, short next to the slow 3 s
+        retry = RetryPolicy(max_attempts=2, timeout_s=0.5, base_us=1_000_000)
         server = await make_server(
             f"{receiver.url}|message.sent", f"{slow_server.make_url('/hook')}|message.sent",
             "http://127.0.0.1:9/hook|message.sent", virtual_clock=True, retry=retry, delivery_process=in_child,
@@ -141,7 +142,7 @@ class TestDeliveryProcess:
         assert (500, None) in kinds and (204, None) in kinds
         assert (None, ErrorKind.TIMEOUT) in kinds and (None, ErrorKind.CONNECT) in kinds
         timeouts = [a for a in first if a.error_kind == ErrorKind.TIMEOUT]
-        assert all(a.error == "timed out after 0.2s" and a.latency_ms < 900 for a in timeouts)
+        assert all(a.error == "timed out after 0.5s" and a.latency_ms < 2500 for a in timeouts)
         assert len(timeouts) == 4  # two message.sent events, two attempts each
 
     async def test_a_killed_child_is_replaced(self, make_server: ServerFactory, receiver: Receiver) -> None:

@@ -322,6 +322,18 @@ class TestAnswers:
             await asyncio.sleep(0.2)  # the sweep closes both
             assert pool._idle == {}
 
+    async def test_a_long_answer_is_not_read_to_its_end(self, pool: Http1Pool) -> None:
+        """Past MAX_DRAIN_BYTES the answer is reported and its connection closed; up to it, the body is
+        read to its end and the connection kept."""
+        long = sized(200, b"y" * (http1.MAX_DRAIN_BYTES * 4))
+        short = sized(200, b"z" * http1.MAX_DRAIN_BYTES)
+        async with serve(answering(short, short, long, then_close=True)) as server:
+            for _ in range(2):
+                assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b"z" * 16)
+            assert await pool.post(server.target(), BODY, HEADERS, 5) == Answer(200, b"y" * 16)
+            assert pool._idle == {}
+        assert server.connections == 1
+
     async def test_a_connection_idle_too_long_is_closed_before_the_server_does(
             self, pool: Http1Pool, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(http1, "IDLE_S", 0.05)
@@ -630,6 +642,29 @@ class TestTransport:
             await transport.close()
         assert result.status == 204
         assert (seen[0] is not None) is via_aiohttp
+
+    @pytest.mark.parametrize("client", ["http1", "aiohttp"])
+    async def test_only_the_start_of_an_endless_answer_is_read(self, client: str) -> None:
+        """An answer is read as far as the delivery log keeps it: an endpoint streaming an answer that never
+        ends (or one of 200 MB) costs neither the attempt's timeout nor the memory to hold it."""
+        async def handler(server: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            while True:
+                writer.write(b"400\r\n" + b"x" * 1024 + b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.01)
+
+        transport = InProcessTransport(4, client)
+        await transport.open()
+        try:
+            async with serve(handler) as server:
+                url = f"http://127.0.0.1:{server.port}/hook"
+                result = await asyncio.wait_for(transport.post(url, BODY, HEADERS, 5), 3)
+        finally:
+            await transport.close()
+        assert result.status == 200 and result.error is None
+        assert result.excerpt is not None and set(result.excerpt) == {"x"}
 
     async def test_send_reports_a_failure_aiohttp_does_not_class(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Whatever ends a POST through aiohttp, ``send``'s caller (the delivery process) hears of it."""
