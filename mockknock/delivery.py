@@ -80,6 +80,7 @@ class Delivery:
         self._retries: set[asyncio.Task[None]] = set()
         # (event, endpoint) pairs not finished yet: queued, being sent, or waiting to be retried.
         self._open = 0
+        self._era = 0  # counts resets: an attempt cancelled by one is not logged into the emptied store
         self._idle = asyncio.Event()
         self._idle.set()
         self.listeners: list[AttemptListener] = []
@@ -138,6 +139,7 @@ class Delivery:
             await self.transport.close()
 
     def reset(self, randomness: Randomness) -> None:
+        self._era += 1  # attempts cut short by this reset are forgotten with the rest
         running = bool(self._workers)
         self._forget_work()
         if running:
@@ -297,8 +299,18 @@ class Delivery:
         )
         # Per request rather than as session defaults, which aiohttp would merge into a new dict each time.
         headers["user-agent"] = self._user_agent
+        era, started = self._era, time.perf_counter()
         with self._clock.busy() if self.hold_clock else _NOT_HOLDING:
-            result = await self.transport.post(endpoint.url, event.body, headers, self.policy.timeout_s)
+            try:
+                result = await self.transport.post(endpoint.url, event.body, headers, self.policy.timeout_s)
+            except asyncio.CancelledError:
+                # The POST may well have reached the endpoint: the log says so, unless a reset forgot it all.
+                if era == self._era:
+                    self._log(event, DeliveryAttempt(
+                        event.seq, event.type, endpoint.url, attempt, wall_ms, None,
+                        "cancelled before an answer came: mockknock stopped, or its deliveries were cancelled",
+                        (time.perf_counter() - started) * 1000, final=True, error_kind=ErrorKind.CANCELLED))
+                raise
         ok = result.status is not None and 200 <= result.status < 300
         record = DeliveryAttempt(event.seq, event.type, endpoint.url, attempt, wall_ms, result.status, result.error,
                                  result.latency_ms, final=ok or final, error_kind=result.error_kind,

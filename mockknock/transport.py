@@ -33,6 +33,7 @@ class ErrorKind:
     CONNECT = "connect"
     SIMULATED = "simulated"  # set by delivery itself, never by a transport
     INTERNAL = "internal"  # mockknock could not make the attempt (its delivery process died)
+    CANCELLED = "cancelled"  # set by delivery itself: stopped, or its deliveries cancelled, before an answer
 
 
 def request_body(body: bytes) -> bytes | io.BytesIO:

@@ -12,11 +12,13 @@ import uuid
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from mockknock.config import RetryPolicy
 from mockknock.ids import ksuid_seconds
 from mockknock.schemas import SchemaRegistry
+from mockknock.transport import ErrorKind
 from tests.conftest import AUTH, SECRET, Receiver, ReceiverFactory, ServerFactory
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
@@ -225,6 +227,39 @@ class TestRetries:
             await server.simulation.settle()
             assert all(a.error for a in server.simulation.store.deliveries)
             await trigger(session, server.url)
+
+
+class TestCutShort:
+    """A POST still under way when deliveries are cancelled is in the log; after a reset, nothing is."""
+
+    @pytest.mark.parametrize("how", ["cancel_all", "stop"])
+    async def test_an_attempt_cut_short_is_logged(self, make_server: ServerFactory, receiver: Receiver,
+                                                  how: str) -> None:
+        receiver.delay_s = 5
+        server = await make_server(receiver.url, virtual_clock=True)
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url)
+        await receiver.wait_for(1)
+        if how == "cancel_all":
+            await server.simulation.delivery.cancel_all()
+        else:
+            await server.stop()
+        cut = [a for a in server.simulation.store.deliveries if a.error_kind == ErrorKind.CANCELLED]
+        assert len(cut) == len(receiver.received) >= 1
+        assert all(a.final and a.status is None and "cancelled before an answer came" in (a.error or "")
+                   for a in cut)
+
+    async def test_a_reset_forgets_the_attempts_it_cuts_short(self, make_server: ServerFactory,
+                                                              receiver: Receiver) -> None:
+        receiver.delay_s = 5
+        server = await make_server(receiver.url, virtual_clock=True)
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url)
+            await receiver.wait_for(1)
+            async with session.post(f"{server.url}/__mockknock/reset") as response:
+                assert response.status in (200, 204)
+        await asyncio.sleep(0.1)  # the cancelled POSTs have ended by now
+        assert list(server.simulation.store.deliveries) == []
 
 
 class TestCancel:
