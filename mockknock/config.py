@@ -86,7 +86,8 @@ class RetryPolicy:
         """Simulated microseconds to wait before ``attempt`` (2 for the first retry); unit_random in [0, 1)."""
         raw = min(self.base_us * self.factor ** (attempt - 2), self.cap_us)
         spread = 1 + self.jitter * (2 * unit_random - 1)
-        return max(0, round(raw * spread))
+        # The cap bounds the wait itself, jitter included: it is the longest wait, as --retry-cap says.
+        return max(0, min(round(raw * spread), self.cap_us))
 
     def describe(self) -> str:
         return (

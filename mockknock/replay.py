@@ -259,6 +259,7 @@ class _InFlight:
     event: Event
     answers: list[str]
     time_s: float = 0.0
+    reached_receiver: bool = False  # an attempt went to the receiver, not only to a simulated outage
 
 
 def _answer(attempt: DeliveryAttempt) -> str:
@@ -269,7 +270,8 @@ def _answer(attempt: DeliveryAttempt) -> str:
 
 # How an attempt without an answer is counted; anything else is the target's connection failing.
 _NO_ANSWER = {ErrorKind.TIMEOUT: "timeout", ErrorKind.SIMULATED: "simulated outage",
-              ErrorKind.INTERNAL: "mockknock's delivery process died"}
+              ErrorKind.INTERNAL: "mockknock's delivery process died",
+              ErrorKind.DISCONNECTED: "closed without an answer", ErrorKind.CANCELLED: "cancelled"}
 
 
 def _answer_kind(attempt: DeliveryAttempt) -> str:
@@ -313,6 +315,7 @@ class _Tracker:
         self._open: dict[int, _InFlight] = {}
         self._slowest: list[tuple[float, int, int, SlowResponse]] = []
         self.connection_errors = 0
+        self.given_up_to_outages = 0
         self.filtered = 0
         # Samples for the checks after the run, kept small whatever the run's size.
         self.first_of_type: dict[str, Event] = {}
@@ -378,6 +381,7 @@ class _Tracker:
         if state is None:  # not ours (cannot happen in replay); keep counting, nothing to judge
             return
         state.answers.append(_answer(attempt))
+        state.reached_receiver = state.reached_receiver or attempt.error_kind != ErrorKind.SIMULATED
         state.time_s += attempt.latency_ms / 1000
         if attempt.attempt == 1:
             self._first_in_flight -= 1
@@ -388,6 +392,9 @@ class _Tracker:
 
     def _judge(self, state: _InFlight, last: DeliveryAttempt) -> None:
         event = state.event
+        if not last.ok and not state.reached_receiver:
+            self.given_up_to_outages += 1  # the scenario failed every attempt on purpose: not the receiver
+            return
         self._check.cases += 1
         if last.ok:
             self._report.events_ok += 1
@@ -523,7 +530,8 @@ async def replay(
         report.unreachable = report.attempts > 0 and tracker.connection_errors == report.attempts
         report.slowest = tracker.slowest()
         if delivered.cases == 0:
-            delivered.skip("the script produced no webhooks for this target")
+            delivered.skip("every webhook was given up to a simulated webhook-delivery outage"
+                           if tracker.given_up_to_outages else "the script produced no webhooks for this target")
         _collect_errors(sim, report, tracker)
         await _extra_checks(sim, endpoint, options, report, tracker)
     finally:
@@ -559,6 +567,10 @@ def _collect_errors(sim: Simulation, report: ReplayReport, tracker: _Tracker) ->
     report.errors.extend(f"webhook not sent: {text}" for text in sim.emitter.violations)
     if tracker.filtered:
         report.notes.append(f"{tracker.filtered} events not sent: the target's event filter does not want them")
+    if tracker.given_up_to_outages:
+        report.notes.append(f"{tracker.given_up_to_outages} events given up because a simulated webhook-delivery "
+                            "outage failed every attempt (the scenario's outages:); not counted against the "
+                            "receiver")
     if tracker.waiting:  # settle() returned with events held back: a bug in the tracker, never silent
         report.errors.append(f"{tracker.waiting} events were never released to delivery (mockknock bug)")
 

@@ -30,7 +30,8 @@ class ErrorKind:
     """Why an attempt has no answer, as the delivery log records it."""
 
     TIMEOUT = "timeout"
-    CONNECT = "connect"
+    CONNECT = "connect"  # no connection could be opened: refused, unreachable, no such host
+    DISCONNECTED = "disconnected"  # connected, then closed, reset or garbled before a whole answer
     SIMULATED = "simulated"  # set by delivery itself, never by a transport
     INTERNAL = "internal"  # mockknock could not make the attempt (its delivery process died)
     CANCELLED = "cancelled"  # set by delivery itself: stopped, or its deliveries cancelled, before an answer
@@ -70,7 +71,8 @@ def _result(outcome: http1.Answer | BaseException, started: float, timeout_s: fl
         return PostResult(outcome.status, latency_ms, excerpt=excerpt)
     if isinstance(outcome, TimeoutError):
         return PostResult(None, latency_ms, f"timed out after {timeout_s:g}s", ErrorKind.TIMEOUT)
-    return PostResult(None, latency_ms, str(outcome), ErrorKind.CONNECT)
+    kind = ErrorKind.CONNECT if isinstance(outcome, http1.ConnectError) else ErrorKind.DISCONNECTED
+    return PostResult(None, latency_ms, str(outcome), kind)
 
 
 class InProcessTransport:
@@ -174,7 +176,9 @@ class InProcessTransport:
         except TimeoutError:
             error, kind = f"timed out after {timeout_s:g}s", ErrorKind.TIMEOUT
         except aiohttp.ClientError as exc:
-            error, kind = f"{type(exc).__name__}: {exc}", ErrorKind.CONNECT
+            error = f"{type(exc).__name__}: {exc}"
+            connected = not isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL)
+            kind = ErrorKind.DISCONNECTED if connected else ErrorKind.CONNECT
         return PostResult(None, (time.perf_counter() - started) * 1000, error, kind)
 
     def describe(self) -> str:

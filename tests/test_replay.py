@@ -341,6 +341,43 @@ class TestUsage:
         assert {c["status"] for c in outcome.report["checks"][1:]} == {"skipped"}
         assert "could not reach" in outcome.out
 
+    async def test_a_receiver_that_hangs_up_is_reached_and_fails(self, schemas: SchemaRegistry, tmp_path: Path,
+                                                                  scenario_file: Path) -> None:
+        """A receiver that takes each POST and closes without answering is running: exit 1 (its deliveries
+        failed, 'closed without an answer'), not exit 3 and a hint to start it."""
+        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            outcome = await run_replay(schemas, tmp_path, scenario_file, f"http://127.0.0.1:{port}/hook")
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert outcome.code == 1
+        assert outcome.report["unreachable"] is False
+        assert outcome.report["answers"] == {"closed without an answer": EVENTS * 3}
+
+    async def test_a_simulated_outage_is_not_the_receivers_failure(
+            self, aiohttp_server: AiohttpServer, schemas: SchemaRegistry, tmp_path: Path) -> None:
+        """Events the scenario's own webhook-delivery outage failed on every attempt are noted, not failed:
+        exit 0 against a receiver that never saw them."""
+        path = tmp_path / "failing.yaml"
+        path.write_text(
+            "version: 1\nname: failing\nunknown_workflows: accept\n"
+            "channels:\n  in-app: {type: in_app_feed, provider: knock}\n"
+            "default_workflow:\n  steps: [{channel: in-app}]\n"
+            "script:\n  - {at: 0s, workflow: w, recipients: [u1]}\n"
+            "outages:\n  - {component: webhook_delivery, status: major_outage, start: 0s, duration: 2h,"
+            " effect: {kind: fail, fraction: 1}}\n")
+        receiver = await strict_receiver(aiohttp_server)
+        outcome = await run_replay(schemas, tmp_path, path, receiver.url)
+        assert outcome.code == 0, outcome.out
+        assert outcome.check("delivered")["status"] == "skipped"
+        assert any("given up because a simulated webhook-delivery outage" in n for n in outcome.report["notes"])
+
     async def test_bad_scenario_exit_2(self, schemas: SchemaRegistry, tmp_path: Path) -> None:
         """An invalid scenario file prints the ScenarioError text and exits 2."""
         path = tmp_path / "bad.yaml"

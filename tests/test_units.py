@@ -204,6 +204,9 @@ class TestSettings:
         assert policy.delay_before(8, 0.5) == 640_000_000
         assert policy.delay_before(2, 0.0) == 8_000_000
         assert RetryPolicy(cap_us=30_000_000).delay_before(8, 0.5) == 30_000_000
+        # jitter never takes a wait past the cap
+        assert RetryPolicy(base_us=600_000_000).delay_before(3, 0.999) == RetryPolicy().cap_us
+        assert RetryPolicy(cap_us=30_000_000).delay_before(8, 0.0) == 24_000_000
         total = sum(policy.delay_before(n, 0.5) for n in range(2, 9))
         assert 20 * 60e6 < total < 22 * 60e6
 
