@@ -258,19 +258,25 @@ class _ScenarioCache:
         return cached[1]
 
 
+def _check_seed(seed: object) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise _usage(f"mockknock seed must be an integer; got {seed!r}")
+
+
 def _resolve_options(raw: Mapping[str, Any], cache: _ScenarioCache, test_dir: Path) -> _Options:
     scenario = cache.load(raw.get("scenario"), test_dir)
     seed = raw.get("seed")
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else DEFAULT_SEED
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _usage(f"mockknock seed must be an integer; got {seed!r}")
+    _check_seed(seed)
     auto_advance = raw.get("auto_advance", False)
     if not isinstance(auto_advance, bool):
         raise _usage(f"mockknock auto_advance must be True or False; got {auto_advance!r}")
     urls = raw.get("webhook_urls") or ()
     if isinstance(urls, str):
         urls = (urls,)
+    if isinstance(urls, Mapping) or not isinstance(urls, Sequence) or not all(isinstance(u, str) for u in urls):
+        raise _usage(f"mockknock webhook_urls must be a URL or a list of URLs (strings); got {urls!r}")
     entries = raw.get("outages") or ()
     if isinstance(entries, Mapping) or not isinstance(entries, Sequence) or isinstance(entries, str):
         raise _usage(f"mockknock outages must be a list of dicts of mockknock.outage()'s arguments; got {entries!r}")
@@ -886,6 +892,8 @@ class _Session:
 
 def _duration_us(value: str | float | timedelta) -> int:
     if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError(f"a duration cannot be negative; got {value!r}")
         return round(value.total_seconds() * 1_000_000)
     try:
         return parse_duration(value)
@@ -974,7 +982,11 @@ class MockKnock:
 
     def send_webhooks_to(self, *urls: str) -> None:
         """From now on in this test, deliver webhooks to exactly these URLs (``URL|message.*`` filters too)."""
+        if not urls:
+            raise ValueError("send_webhooks_to() needs at least one URL (mockknock_receiver.url, say); to send "
+                             "nothing, filter on an event type the test never makes: 'URL|workflow.committed'")
         endpoints = tuple(Endpoint.parse(u) for u in urls)
+        self._session.endpoints = endpoints
         self._runtime.call(self._session.route, endpoints)
 
     # outages ------------------------------------------------------------------------------------------
@@ -1183,6 +1195,8 @@ class MockKnockReceiver:
         seconds before answering (the mock gives up on an attempt after its delivery timeout, 10s)."""
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1 (or None for every request), got {times}")
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(f"status must be a final HTTP status from 200 to 599, got {status!r}")
         answer = _Answer(status, body.encode() if isinstance(body, str) else body, dict(headers or {}), delay)
         with self._session.lock:
             if times is None:
@@ -1259,7 +1273,13 @@ def mockknock(
 @pytest.fixture
 def mockknock_receiver(mockknock: MockKnock) -> MockKnockReceiver:
     """A local endpoint the mock delivers this test's webhooks to; it records them and answers 204."""
-    return MockKnockReceiver(mockknock._runtime, mockknock._session)
+    runtime, session = mockknock._runtime, mockknock._session
+    url = runtime.ensure_receiver()
+    if not any(endpoint.url == url for endpoint in session.endpoints):
+        # Asked for after the mock was set up (request.getfixturevalue): route to it from now on.
+        session.endpoints = (*session.endpoints, Endpoint(url))
+        runtime.call(session.route, session.endpoints)
+    return MockKnockReceiver(runtime, session)
 
 
 @pytest.fixture
@@ -1270,6 +1290,8 @@ def knock_event(request: pytest.FixtureRequest, mockknock_settings: Mapping[str,
     seed defaults to the marker's (or mockknock_settings') seed when one is given.
     """
     default_seed = _merged_options(request, mockknock_settings).get("seed")
+    if default_seed is not None:
+        _check_seed(default_seed)
 
     def make(
         event_type: str, overrides: Mapping[str, Any] | None = None, *, seed: int | None = None, **options: Any

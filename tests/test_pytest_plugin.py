@@ -429,6 +429,42 @@ def test_bad_webhook_url(mockknock):
 '''
 
 
+REVIEWED = '''
+from datetime import timedelta
+
+import pytest
+from knockapi import Knock
+
+
+def test_a_receiver_asked_for_late_still_receives(mockknock, request):
+    receiver = request.getfixturevalue("mockknock_receiver")
+    with Knock(base_url=mockknock.url, api_key=mockknock.api_key) as knock:
+        knock.workflows.trigger("welcome", recipients=["u_1"])
+    receiver.wait_for_sync("message.delivered")
+    assert "message.sent" in receiver.types()
+
+
+def test_calls_that_cannot_mean_what_they_say_are_refused(mockknock, mockknock_receiver):
+    with pytest.raises(ValueError, match="cannot be negative"):
+        mockknock.advance_sync(timedelta(seconds=-30))
+    with pytest.raises(ValueError, match="needs at least one URL"):
+        mockknock.send_webhooks_to()
+    for status in (100, 99, 1000, True):
+        with pytest.raises(ValueError, match="from 200 to 599"):
+            mockknock_receiver.respond_with(status)
+
+
+@pytest.mark.mockknock(webhook_urls=123)
+def test_webhook_urls_not_a_list(mockknock):
+    pass
+
+
+@pytest.mark.mockknock(seed="7")
+def test_knock_event_with_a_text_seed(knock_event):
+    pass
+'''
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(INI)
@@ -513,6 +549,21 @@ class TestPlugin:
             "outages",
             "mockknock scenario 'email-bounce': no bundled scenario named 'email-bounce'; bundled: *email-bounces*",
             "mockknock webhook_urls: webhook URL 'ftp://example.com/hook' must be an absolute http(s) URL*",
+        ])
+
+    def test_what_a_review_found(self, project: pytest.Pytester) -> None:
+        """A receiver fixture asked for mid-test receives; mistaken options and calls say so at once."""
+        project.makepyfile(test_reviewed=REVIEWED)
+        result = project.runpytest_subprocess("-rA", timeout=120)
+        assert outcomes(result) == {
+            "test_a_receiver_asked_for_late_still_receives": "PASSED",
+            "test_calls_that_cannot_mean_what_they_say_are_refused": "PASSED",
+            "test_webhook_urls_not_a_list": "ERROR",
+            "test_knock_event_with_a_text_seed": "ERROR",
+        }, result.stdout.str()
+        result.stdout.fnmatch_lines_random([
+            "mockknock webhook_urls must be a URL or a list of URLs (strings); got 123",
+            "mockknock seed must be an integer; got '7'",
         ])
 
     def test_importing_the_plugin_is_cheap(self) -> None:
