@@ -35,6 +35,9 @@ _log = logging.getLogger("mockknock.courier")
 _LENGTH = struct.Struct("<I")
 _REQUEST = struct.Struct("<IdHIH")  # id, timeout s, then the lengths of url, body and header block
 _RESULT = struct.Struct("<IHdBHH")  # id, status (0: none), latency ms, error kind, error and excerpt lengths
+# A frame of just a request id, parent to child: the attempt was cancelled (the delivery was cancelled, or
+# the mock reset), so the child drops the request if it still holds it, or abandons its POST.
+_CANCEL = struct.Struct("<I")
 _KINDS = (None, ErrorKind.TIMEOUT, ErrorKind.CONNECT, ErrorKind.INTERNAL, ErrorKind.DISCONNECTED)
 _KIND_CODES = {kind: code for code, kind in enumerate(_KINDS)}
 _IDS = 0xFFFF_FFFF
@@ -216,6 +219,11 @@ class CourierTransport:
         overdue = loop.call_later(_answer_deadline_s(timeout_s), self._overdue, future, timeout_s)
         try:
             return await future
+        except asyncio.CancelledError:
+            # Cancelling this task cancelled the future too; one with a result came back before the cancel.
+            if future.cancelled() and self._batch is not None:
+                self._batch.add(_LENGTH.pack(_CANCEL.size) + _CANCEL.pack(request_id))
+            raise
         finally:
             overdue.cancel()
             self._pending.pop(request_id, None)
@@ -344,28 +352,42 @@ class _Dispatcher:
         self._concurrency = concurrency
         self._batch = batch
         self._waiting: collections.deque[bytes] = collections.deque()
-        self._under_way = 0
+        self._under_way: dict[int, Callable[[], None]] = {}  # request id -> what abandons its POST
         self.closing = False
 
     def on_frame(self, frame: bytes) -> None:
-        if self._under_way < self._concurrency:
-            self._under_way += 1
+        if len(frame) == _CANCEL.size:
+            self._cancel(_CANCEL.unpack(frame)[0])
+        elif len(self._under_way) < self._concurrency:
             self._start(frame)
         else:
             self._waiting.append(frame)
 
     def _start(self, frame: bytes) -> None:
         request_id, url, body, headers, timeout_s = decode_request(frame)
-        self._transport.send(url, body, headers, timeout_s, lambda result: self._answered(request_id, result))
+        # send() never calls ``done`` from within itself, so the entry is in place before any answer.
+        self._under_way[request_id] = self._transport.send(
+            url, body, headers, timeout_s, lambda result: self._answered(request_id, result))
 
     def _answered(self, request_id: int, result: PostResult) -> None:
-        if self.closing:
+        if self.closing or self._under_way.pop(request_id, None) is None:
             return
         self._batch.add(encode_result(request_id, result))
-        if self._waiting:
+        self._next()
+
+    def _next(self) -> None:
+        if self._waiting and len(self._under_way) < self._concurrency:
             self._start(self._waiting.popleft())
-        else:
-            self._under_way -= 1
+
+    def _cancel(self, request_id: int) -> None:
+        for index, frame in enumerate(self._waiting):  # no deeper than the pool
+            if _CANCEL.unpack_from(frame)[0] == request_id:  # a request frame starts with its id
+                del self._waiting[index]
+                return
+        abandon = self._under_way.pop(request_id, None)
+        if abandon is not None:
+            abandon()
+            self._next()
 
 
 async def run_child(concurrency: int, client: str, requests_fd: int, results_fd: int) -> None:

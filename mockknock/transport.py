@@ -112,9 +112,10 @@ class InProcessTransport:
         return _result(outcome, started, timeout_s)
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float,
-             done: Callable[[PostResult], None]) -> None:
+             done: Callable[[PostResult], None]) -> Callable[[], None]:
         """``post`` without a coroutine per request: ``done`` gets the result later. The delivery process
-        uses this, as it has nothing to do per request but pass the answer on."""
+        uses this, as it has nothing to do per request but pass the answer on. Returns what abandons the
+        POST (``done`` is then never called)."""
         assert self._pool is not None, "InProcessTransport.open() was not called"
         loop = asyncio.get_running_loop()
         target = self._target(url)
@@ -122,13 +123,18 @@ class InProcessTransport:
             task = loop.create_task(self._post_session(url, body, headers, timeout_s))
             self._sending.add(task)
             task.add_done_callback(self._sent(done))
-            return
+
+            def abandon() -> None:
+                task.cancel()  # a cancelled task reports nothing
+
+            return abandon
         started = time.perf_counter()
         try:
-            self._pool.send(target, body, headers, timeout_s,
-                            lambda outcome: done(_result(outcome, started, timeout_s)))
+            return self._pool.send(target, body, headers, timeout_s,
+                                   lambda outcome: done(_result(outcome, started, timeout_s)))
         except http1.ProtocolError as exc:
-            loop.call_soon(done, _result(exc, started, timeout_s))
+            handle = loop.call_soon(done, _result(exc, started, timeout_s))
+            return handle.cancel
 
     def _sent(self, done: Callable[[PostResult], None]) -> Callable[[asyncio.Task[PostResult]], None]:
         def report(task: asyncio.Task[PostResult]) -> None:

@@ -145,6 +145,20 @@ class TestDeliveryProcess:
         assert all(a.error == "timed out after 0.5s" and a.latency_ms < 2500 for a in timeouts)
         assert len(timeouts) == 4  # two message.sent events, two attempts each
 
+    async def test_a_reset_drops_what_the_child_holds(self, make_server: ServerFactory, receiver: Receiver) -> None:
+        """After a reset nothing from before it reaches the receiver: the child drops the requests it holds
+        and abandons the POST under way (before, the held one still went out, unlogged)."""
+        receiver.delay_s = 1.0
+        server = await make_server(receiver.url, virtual_clock=True, delivery_process=True, delivery_concurrency=1)
+        async with aiohttp.ClientSession() as session:
+            await trigger(session, server.url, recipients=["u1"])
+            await receiver.wait_for(1)
+            async with session.post(f"{server.url}/__mockknock/reset") as response:
+                assert response.status in (200, 204)
+        await asyncio.sleep(2.5)  # the abandoned POST's answer, and any held request, would have come by now
+        assert len(receiver.received) == 1
+        assert list(server.simulation.store.deliveries) == []
+
     async def test_a_killed_child_is_replaced(self, make_server: ServerFactory, receiver: Receiver) -> None:
         """Attempts the child held fail as `internal` and are retried through a new child; nothing is lost."""
         receiver.delay_s = 0.3
