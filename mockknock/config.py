@@ -50,11 +50,16 @@ class Endpoint:
         """``URL`` or ``URL|message.sent,message.bounced`` (``|`` cannot appear unescaped in a URL)."""
         url, _, filters = text.partition("|")
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(
-                f"webhook URL {url!r} must be an absolute http(s) URL, e.g. http://127.0.0.1:8000/webhooks/knock"
-            )
+        example = "e.g. http://127.0.0.1:8000/webhooks/knock"
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises on a port out of range or not a number
+        except ValueError as exc:
+            raise ConfigError(f"webhook URL {url!r} is not a URL mockknock can send to ({exc}); {example}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"webhook URL {url!r} must be an absolute http(s) URL, {example}")
+        if port == 0:
+            raise ConfigError(f"webhook URL {url!r} has port 0, which nothing listens on; {example}")
         events = tuple(p.strip() for p in filters.split(",") if p.strip()) or ("*",)
         known = [e.value for e in EventType]
         for pattern in events:
@@ -64,6 +69,11 @@ class Endpoint:
                     f"use names such as message.sent or globs such as message.*"
                 )
         return cls(url, events)
+
+
+# Beyond these a setting is a typo, not a wish: a billion delivery workers exhaust memory before serving.
+MAX_SPEED = 1e6
+MAX_DELIVERY_CONCURRENCY = 4096
 
 
 @dataclass(frozen=True)
@@ -163,8 +173,11 @@ class Settings:
     def check(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be 0-65535, got {self.port}")
-        if self.speed <= 0:
-            raise ConfigError(f"speed must be above 0 (1 = real time, 60 = a minute per second), got {self.speed}")
+        if not 0 < self.speed <= MAX_SPEED:  # NaN fails this too
+            raise ConfigError(f"speed must be above 0 and at most {MAX_SPEED:g} (1 = real time, 60 = a minute per "
+                              f"second; --virtual-clock for as fast as possible), got {self.speed}")
+        if not self.host.strip():
+            raise ConfigError("host must name an interface, such as 127.0.0.1 (the default) or 0.0.0.0; got none")
         retry = self.retry_policy(None)
         if retry.max_attempts < 1:
             raise ConfigError(f"max attempts must be at least 1, got {retry.max_attempts}")
@@ -175,8 +188,9 @@ class Settings:
         for name, value in (("max body bytes", self.max_body_bytes), ("delivery log size", self.delivery_log_size)):
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
-        if self.delivery_concurrency < 1:
-            raise ConfigError(f"delivery concurrency must be at least 1, got {self.delivery_concurrency}")
+        if not 1 <= self.delivery_concurrency <= MAX_DELIVERY_CONCURRENCY:
+            raise ConfigError(f"delivery concurrency must be from 1 to {MAX_DELIVERY_CONCURRENCY} (connections to "
+                              f"each endpoint at once), got {self.delivery_concurrency}")
         if not 0 <= self.api_first_wait_s <= 10:
             raise ConfigError(f"the API-first wait must be from 0 to 10s, got {self.api_first_wait_s:g}s")
         if self.webhook_client not in WEBHOOK_CLIENTS:

@@ -7,12 +7,15 @@ dependency: one stat call per poll is negligible, and it works the same on every
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from mockknock.errors import ScenarioError
 from mockknock.scenario import Scenario
 from mockknock.scenario_file import load_scenario
+
+_log = logging.getLogger("mockknock.reloader")
 
 Signature = tuple[int, int] | None
 
@@ -56,6 +59,12 @@ class ScenarioReloader:
         except ScenarioError as exc:
             self.failures += 1
             self._report(f"scenario {self.path} has errors; keeping the last good scenario:\n{exc}")
+            return False
+        except Exception as exc:  # a mockknock bug: the watch goes on, and the server with it
+            _log.exception("reading scenario %s failed", self.path)
+            self.failures += 1
+            self._report(f"scenario {self.path} could not be read ({type(exc).__name__}: {exc}); keeping the "
+                         "last good scenario")
             return False
         self._apply(scenario)
         self.reloads += 1

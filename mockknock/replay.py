@@ -50,7 +50,15 @@ import aiohttp
 from mockknock import __version__, signing
 from mockknock.arguments import positive_int
 from mockknock.clock import VirtualClock
-from mockknock.config import DEFAULT_ENVIRONMENT_ID, WEBHOOK_CLIENTS, Endpoint, RetryPolicy, Settings, env_variable
+from mockknock.config import (
+    DEFAULT_ENVIRONMENT_ID,
+    MAX_DELIVERY_CONCURRENCY,
+    WEBHOOK_CLIENTS,
+    Endpoint,
+    RetryPolicy,
+    Settings,
+    env_variable,
+)
 from mockknock.delivery import Delivery
 from mockknock.duration import DurationError, format_duration, parse_duration
 from mockknock.errors import ConfigError, ScenarioError, SchemaViolation
@@ -457,6 +465,8 @@ def _retry_policy(scenario: Scenario, options: ReplayOptions) -> RetryPolicy:
 
 
 def replay_settings(scenario: Scenario, target: Endpoint, options: ReplayOptions) -> Settings:
+    if options.concurrency > MAX_DELIVERY_CONCURRENCY // 2:  # retries need as many again
+        raise ConfigError(f"--concurrency must be from 1 to {MAX_DELIVERY_CONCURRENCY // 2}, got {options.concurrency}")
     settings = Settings(
         webhook_urls=(target,),
         signing_secret=options.signing_secret,

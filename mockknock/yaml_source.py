@@ -46,6 +46,8 @@ class YamlSyntaxError(ValueError):
 def load(text: str, file: str) -> Located:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise YamlSyntaxError(f"{file}: lists or mappings are nested deeper than mockknock reads") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else file
@@ -59,6 +61,8 @@ def load(text: str, file: str) -> Located:
         raise YamlSyntaxError(f"{file}: {exc}") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"{file}: YAML mockknock cannot read: {exc}") from None
+    except RecursionError:
+        raise YamlSyntaxError(f"{file}: lists or mappings are nested deeper than mockknock reads") from None
     return Located(file, data, marks)
 
 
@@ -72,7 +76,15 @@ def load_file(path: Path) -> Located:
     return load(text, str(path))
 
 
+# A file of a few hundred bytes can alias an anchor that aliases another, ten times a level, into billions
+# of values ("billion laughs"); every value is counted as it is built, and a scenario never needs this many.
+MAX_VALUES = 100_000
+
+
 def _build(node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], c: yaml.SafeLoader) -> Any:
+    if len(marks) > MAX_VALUES:
+        raise YamlSyntaxError(f"more than {MAX_VALUES:,} values once its anchors (&) and aliases (*) are "
+                              "expanded; a scenario needs far fewer: repeat less through aliases")
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         c.flatten_mapping(node)

@@ -101,6 +101,12 @@ class TestServeCommand:
         ("argv", "fragment"),
         [
             (["serve", "--speed", "0"], "speed must be above 0"),
+            (["serve", "--speed", "nan"], "speed must be above 0 and at most"),
+            (["serve", "--speed", "inf"], "speed must be above 0 and at most"),
+            (["serve", "--host="], "host must name an interface"),
+            (["serve", "--delivery-concurrency", "100000000"], "delivery concurrency must be from 1 to 4096"),
+            (["serve", "--webhook-url", "http://127.0.0.1:99999/"], "is not a URL mockknock can send to"),
+            (["serve", "--webhook-url", "http://[::1/"], "is not a URL mockknock can send to"),
             (["serve", "--scenario", "/no/such.yaml"], "does not exist"),
             (["serve", "--webhook-url", "localhost:8000"], "absolute http(s) URL"),
         ],
@@ -139,6 +145,29 @@ class TestServeCommand:
         """Bare `mockknock` shows usage and exits 2."""
         assert main([], env={}) == 2
         assert "serve" in capsys.readouterr().out
+
+    async def test_quiet_keeps_the_banner_and_silences_the_sink(self) -> None:
+        """--quiet silences sink deliveries only: the port picked, the generated secret and the seed still
+        show (README: "do not print sink deliveries")."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mockknock", "serve", "--port", "0", "--quiet",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        try:
+            url, _ = await read_until(process.stdout, URL_LINE)
+            _, banner = await read_until(process.stdout, re.compile(r"(control)"))
+            assert "signing secret  whsec_" in banner and "(generated" in banner
+            async with aiohttp.ClientSession() as session, session.post(
+                f"{url}/v1/workflows/new-comment/trigger", json={"recipients": ["u1"]}, headers=AUTH
+            ) as response:
+                assert response.status == 200
+            await asyncio.sleep(1.0)  # the in-app webhooks reach the sink meanwhile
+        finally:
+            process.send_signal(signal.SIGINT)
+            rest = (await asyncio.wait_for(process.stdout.read(), 15)).decode()
+            await asyncio.wait_for(process.wait(), 15)
+        assert "message.sent" not in rest and "signature ok" not in rest
 
     async def test_port_in_use_exit_2(self, capsys: pytest.CaptureFixture[str]) -> None:
         """A taken port is reported with how to fix it."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from mockknock import reloader as reloader_module
 from mockknock.cli import main
 from mockknock.errors import ScenarioError
 from mockknock.reloader import ScenarioReloader
@@ -77,6 +78,11 @@ class TestValidateCommand:
             ("version: 1\nseed: true\n", "expected an integer"),
             ("version: 1\nrules:\n  - when: {recipient.id: x}\n    outcome: nope\n", "no lifecycle has an outcome"),
             ("version: 1\na: 1\na: 2\n", "appears twice"),
+            # 600 bytes that alias their way to 10^12 values ("billion laughs"): refused at once, not expanded
+            ("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+                f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 12)),
+             "more than 100,000 values once its anchors"),
+            ("x: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than mockknock reads"),
         ],
     )
     def test_each_mistake_has_its_message(
@@ -118,6 +124,26 @@ class TestReloader:
         assert len(applied) == 1 and "keeping the last good scenario" in reports[-1] and "delivred" in reports[-1]
         path.unlink()
         assert not reloader.check() and "disappeared" in reports[-1]
+
+    def test_a_file_that_breaks_the_reader_keeps_the_watch_going(self, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+        """Whatever fails while reading an edit (a mockknock bug), the last good scenario stays and the next
+        edit is still applied."""
+        path = tmp_path / "s.yaml"
+        path.write_text(GOOD)
+        applied: list[Scenario] = []
+        reports: list[str] = []
+        reloader = ScenarioReloader(path, applied.append, reports.append)
+
+        def explode(_path: Path) -> Scenario:
+            raise MemoryError("the reader ran out of memory")
+
+        monkeypatch.setattr(reloader_module, "load_scenario", explode)
+        self._touch(path, GOOD.replace("name: first", "name: broken"))
+        assert not reloader.check() and "could not be read (MemoryError" in reports[-1]
+        monkeypatch.setattr(reloader_module, "load_scenario", load_scenario)
+        self._touch(path, GOOD.replace("name: first", "name: second"))
+        assert reloader.check() and applied[-1].name == "second"
 
     async def test_serve_switches_scenario_on_edit(self, tmp_path: Path, make_server: ServerFactory) -> None:
         """A running server answers by the new scenario once the file changes."""

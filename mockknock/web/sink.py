@@ -49,7 +49,7 @@ async def receive(request: web.Request) -> web.Response:
         line = f"{describe(event)}  at {event.get('created_at')}"
     except (ValueError, AttributeError):  # NotJson and UnicodeDecodeError are ValueErrors
         line = f"unreadable body of {len(body)} bytes"
-    request.app[CONSOLE].line(f"{time.strftime('%H:%M:%S')}  {line}  ({verdict})")
+    request.app[CONSOLE].delivery(f"{time.strftime('%H:%M:%S')}  {line}  ({verdict})")
     return web.Response(status=204 if verdict == "signature ok" else 400)
 
 
