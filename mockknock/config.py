@@ -10,7 +10,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -228,6 +228,9 @@ def _instant(raw: str) -> int:
     parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("give a time zone, e.g. 2026-01-01T09:00:00Z")
+    # Knock's message ids (KSUIDs) count seconds from 2014-05-13; leave room for ten years of simulation.
+    if not datetime(2014, 5, 14, tzinfo=UTC) <= parsed <= datetime(2140, 1, 1, tzinfo=UTC):
+        raise ValueError("give a time from 2014-05-14 to 2140, the span Knock's message ids can stamp")
     return round(parsed.timestamp() * 1_000_000)
 
 

@@ -19,8 +19,19 @@ _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:us|ms|s|m|h|d))+")
 EXAMPLES = "500ms, 2s, 1m30s, 1h, 1.5d"
 
 
+# Ten years: longer is a typo, and the simulated clock must stay where Knock's ids can stamp it (KSUIDs end
+# in 2150), whatever a scenario or a retry schedule adds to it.
+MAX_US = 3650 * _UNITS_US["d"]
+
+
 class DurationError(ValueError):
     pass
+
+
+def _bounded(us: int, text: object) -> int:
+    if us > MAX_US:
+        raise DurationError(f"{text!r} is longer than mockknock simulates (at most 3650d, ten years)")
+    return us
 
 
 def parse_duration(text: object) -> int:
@@ -33,15 +44,15 @@ def parse_duration(text: object) -> int:
             raise DurationError(f"a duration must be a finite number, got {text}")
         if text < 0:
             raise DurationError(f"a duration cannot be negative, got {text}")
-        return round(text * 1_000_000)
+        return _bounded(round(text * 1_000_000), text)
     cleaned = text.strip().replace(" ", "")
     if cleaned.startswith("-"):
         raise DurationError(f"a duration cannot be negative, got {text!r}")
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        return round(float(cleaned) * 1_000_000)
+        return _bounded(round(float(cleaned) * 1_000_000), text)
     if not _WHOLE.fullmatch(cleaned):
         raise DurationError(f"{text!r} is not a duration; write it like {EXAMPLES}")
-    return sum(round(float(n) * _UNITS_US[u]) for n, u in _PART.findall(cleaned))
+    return _bounded(sum(round(float(n) * _UNITS_US[u]) for n, u in _PART.findall(cleaned)), text)
 
 
 def format_duration(us: int) -> str:

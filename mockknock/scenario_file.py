@@ -68,6 +68,7 @@ TRIGGER_BODY_KEYS = ("recipients", "actor", "data", "tenant", "cancellation_key"
 OUTAGE_KEYS = ("component", "status", "start", "duration", "name", "effect")
 EFFECT_KEYS = ("kind", "fraction", "statuses", "latency", "retry_after", "accepted_fraction")
 SCRIPT_KEYS = ("at", "every", "count", "workflow", "cancel", *TRIGGER_BODY_KEYS)
+MAX_SCRIPT_COUNT = 1_000_000  # calls one script entry makes; a billion would be built in memory first
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -568,8 +569,8 @@ class _Parser:
         at = self.duration(raw.get("at", 0), (*path, "at"))
         every = self.duration(raw["every"], (*path, "every"), positive=True) if "every" in raw else 0
         count = raw.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            self.problem((*path, "count"), f"expected an integer of at least 1, found {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SCRIPT_COUNT:
+            self.problem((*path, "count"), f"expected an integer from 1 to {MAX_SCRIPT_COUNT:,}, found {count!r}")
         elif count > 1 and "every" not in raw:
             self.problem((*path, "count"), "a repeated call needs 'every: <duration>' between repetitions")
         workflow = raw.get("workflow")

@@ -104,6 +104,8 @@ class TestServeCommand:
             (["serve", "--speed", "nan"], "speed must be above 0 and at most"),
             (["serve", "--speed", "inf"], "speed must be above 0 and at most"),
             (["serve", "--host="], "host must name an interface"),
+            (["serve", "--start-at", "2200-01-01T00:00:00Z"], "the span Knock's message ids can stamp"),
+            (["serve", "--retry-base", "10000000d"], "longer than mockknock simulates"),
             (["serve", "--delivery-concurrency", "100000000"], "delivery concurrency must be from 1 to 4096"),
             (["serve", "--webhook-url", "http://127.0.0.1:99999/"], "is not a URL mockknock can send to"),
             (["serve", "--webhook-url", "http://[::1/"], "is not a URL mockknock can send to"),

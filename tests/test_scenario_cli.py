@@ -83,6 +83,10 @@ class TestValidateCommand:
                 f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 12)),
              "more than 100,000 values once its anchors"),
             ("x: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than mockknock reads"),
+            ("version: 1\nunknown_workflows: accept\nscript:\n  - {every: 1s, count: 1000000000, workflow: w, "
+             "recipients: [u1]}\n", "expected an integer from 1 to 1,000,000"),
+            ("version: 1\nunknown_workflows: accept\nscript:\n  - {at: 100000000d, workflow: w, recipients: [u1]}\n",
+             "longer than mockknock simulates"),
         ],
     )
     def test_each_mistake_has_its_message(
