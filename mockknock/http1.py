@@ -186,6 +186,10 @@ class _Connection(asyncio.Protocol):
         if self._fileno < 0:
             return False
         try:
+            if hasattr(select, "poll"):  # select() refuses descriptors past FD_SETSIZE (1024)
+                probe = select.poll()
+                probe.register(self._fileno, select.POLLIN)
+                return bool(probe.poll(0))
             readable, _, _ = select.select([self._fileno], [], [], 0)
         except (OSError, ValueError):
             return True
