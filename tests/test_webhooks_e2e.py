@@ -244,8 +244,11 @@ class TestCutShort:
             await server.simulation.delivery.cancel_all()
         else:
             await server.stop()
-        cut = [a for a in server.simulation.store.deliveries if a.error_kind == ErrorKind.CANCELLED]
-        assert len(cut) == len(receiver.received) >= 1
+        logged = list(server.simulation.store.deliveries)
+        cut = [a for a in logged if a.error_kind == ErrorKind.CANCELLED]
+        # Every POST the endpoint got is in the log (none was answered: the endpoint takes 5 s); one still on
+        # the wire when cancelled may be logged without the endpoint having recorded it.
+        assert cut == logged and len(cut) >= len(receiver.received) >= 1
         assert all(a.final and a.status is None and "cancelled before an answer came" in (a.error or "")
                    for a in cut)
 
