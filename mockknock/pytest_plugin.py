@@ -642,7 +642,9 @@ class _Session:
         self.runtime.current = self
 
     def route(self, endpoints: tuple[Endpoint, ...]) -> None:
-        """Send webhooks to ``endpoints`` (the built-in sink if none), also after a scenario switch."""
+        """Send webhooks to ``endpoints`` (the built-in sink if none) from now on in this test, whatever the
+        scenario names, also after a scenario switch."""
+        self.endpoints = endpoints
         sim = self.sim
         if not endpoints:
             assert sim.sink_url is not None
@@ -892,9 +894,7 @@ class _Session:
 
 def _duration_us(value: str | float | timedelta) -> int:
     if isinstance(value, timedelta):
-        if value < timedelta(0):
-            raise ValueError(f"a duration cannot be negative; got {value!r}")
-        return round(value.total_seconds() * 1_000_000)
+        value = value.total_seconds()  # checked as any number of seconds is: not negative, not too long
     try:
         return parse_duration(value)
     except DurationError as exc:
@@ -985,9 +985,7 @@ class MockKnock:
         if not urls:
             raise ValueError("send_webhooks_to() needs at least one URL (mockknock_receiver.url, say); to send "
                              "nothing, filter on an event type the test never makes: 'URL|workflow.committed'")
-        endpoints = tuple(Endpoint.parse(u) for u in urls)
-        self._session.endpoints = endpoints
-        self._runtime.call(self._session.route, endpoints)
+        self._runtime.call(self._session.route, tuple(Endpoint.parse(u) for u in urls))
 
     # outages ------------------------------------------------------------------------------------------
 
@@ -1277,8 +1275,7 @@ def mockknock_receiver(mockknock: MockKnock) -> MockKnockReceiver:
     url = runtime.ensure_receiver()
     if not any(endpoint.url == url for endpoint in session.endpoints):
         # Asked for after the mock was set up (request.getfixturevalue): route to it from now on.
-        session.endpoints = (*session.endpoints, Endpoint(url))
-        runtime.call(session.route, session.endpoints)
+        runtime.call(session.route, (*session.endpoints, Endpoint(url)))
     return MockKnockReceiver(runtime, session)
 
 
