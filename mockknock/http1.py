@@ -186,14 +186,9 @@ class _Connection(asyncio.Protocol):
         if self._fileno < 0:
             return False
         try:
-            if hasattr(select, "poll"):  # select() refuses descriptors past FD_SETSIZE (1024)
-                probe = select.poll()
-                probe.register(self._fileno, select.POLLIN)
-                return bool(probe.poll(0))
-            readable, _, _ = select.select([self._fileno], [], [], 0)
+            return _readable(self._fileno)
         except (OSError, ValueError):
             return True
-        return bool(readable)
 
     def abandon(self, done: Done) -> None:
         """Give up the exchange reporting to ``done``, if it is still under way: by now the connection may
@@ -367,6 +362,21 @@ class _Connection(asyncio.Protocol):
             return False
         self._finish()
         return False
+
+
+def _poll_readable(fileno: int) -> bool:
+    probe = select.poll()
+    probe.register(fileno, select.POLLIN)
+    return bool(probe.poll(0))
+
+
+def _select_readable(fileno: int) -> bool:
+    readable, _, _ = select.select([fileno], [], [], 0)
+    return bool(readable)
+
+
+# poll() where there is one: select() refuses descriptors past FD_SETSIZE (1024) in a busy process.
+_readable = _poll_readable if hasattr(select, "poll") else _select_readable
 
 
 def _fields(lines: list[str]) -> dict[str, list[str]]:
