@@ -26,3 +26,10 @@ def loads(text: str) -> Any:
 
 def _refuse_constant(name: str) -> NoReturn:
     raise NotJson(f"{name} is not a JSON value (JSON numbers are finite)")
+
+
+def kind(value: object) -> str:
+    """A parsed value as JSON names its kind, for "got ..." in an error."""
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+

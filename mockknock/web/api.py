@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mockknock import errors
+from mockknock import errors, strict_json
 from mockknock.idempotency import MAX_KEY_LENGTH, fingerprint
 from mockknock.message_query import list_messages
 from mockknock.model import EngagementStatus
@@ -107,19 +107,15 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any] | None:
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
-        problem = f"must be an object of up to {MAX_METADATA_KEYS} flat keys, got {_json_kind(metadata)}"
+        problem = f"must be an object of up to {MAX_METADATA_KEYS} flat keys, got {strict_json.kind(metadata)}"
     elif len(metadata) > MAX_METADATA_KEYS:
         problem = f"takes at most {MAX_METADATA_KEYS} key-value pairs, got {len(metadata)}"
     elif nested := [k for k, v in metadata.items() if isinstance(v, dict | list)]:
-        problem = f"must not contain nested data; {nested[0]!r} holds {_json_kind(metadata[nested[0]])}"
+        problem = f"must not contain nested data; {nested[0]!r} holds {strict_json.kind(metadata[nested[0]])}"
     else:
         return metadata
     raise errors.invalid_params([errors.FieldError("metadata", problem)])
 
-
-def _json_kind(value: object) -> str:
-    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return kinds.get(type(value), "a number")
 
 
 async def _engagement_metadata(request: web.Request) -> dict[str, Any] | None:

@@ -45,7 +45,7 @@ def parse_json_object(raw: bytes, what: str = "request body") -> dict[str, Any]:
     except strict_json.NotJson as exc:
         raise errors.invalid_json(str(exc)) from None
     if not isinstance(value, dict):
-        raise errors.invalid_json(f"the {what} must be a JSON object, got {type(value).__name__}")
+        raise errors.invalid_json(f"the {what} must be a JSON object, got {strict_json.kind(value)}")
     return value
 
 
