@@ -18,6 +18,7 @@ from aiohttp import web
 from mockknock.config import RetryPolicy
 from mockknock.ids import ksuid_seconds
 from mockknock.schemas import SchemaRegistry
+from mockknock.server import MockKnockServer
 from mockknock.transport import ErrorKind
 from tests.conftest import AUTH, SECRET, Receiver, ReceiverFactory, ServerFactory
 
@@ -232,14 +233,20 @@ class TestRetries:
 class TestCutShort:
     """A POST still under way when deliveries are cancelled is in the log; after a reset, nothing is."""
 
-    @pytest.mark.parametrize("how", ["cancel_all", "stop"])
-    async def test_an_attempt_cut_short_is_logged(self, make_server: ServerFactory, receiver: Receiver,
-                                                  how: str) -> None:
+    @staticmethod
+    async def _under_way(make_server: ServerFactory, receiver: Receiver) -> MockKnockServer:
+        """A server whose first POST has reached an endpoint that takes 5 s to answer."""
         receiver.delay_s = 5
         server = await make_server(receiver.url, virtual_clock=True)
         async with aiohttp.ClientSession() as session:
             await trigger(session, server.url)
         await receiver.wait_for(1)
+        return server
+
+    @pytest.mark.parametrize("how", ["cancel_all", "stop"])
+    async def test_an_attempt_cut_short_is_logged(self, make_server: ServerFactory, receiver: Receiver,
+                                                  how: str) -> None:
+        server = await self._under_way(make_server, receiver)
         if how == "cancel_all":
             await server.simulation.delivery.cancel_all()
         else:
@@ -254,13 +261,9 @@ class TestCutShort:
 
     async def test_a_reset_forgets_the_attempts_it_cuts_short(self, make_server: ServerFactory,
                                                               receiver: Receiver) -> None:
-        receiver.delay_s = 5
-        server = await make_server(receiver.url, virtual_clock=True)
-        async with aiohttp.ClientSession() as session:
-            await trigger(session, server.url)
-            await receiver.wait_for(1)
-            async with session.post(f"{server.url}/__mockknock/reset") as response:
-                assert response.status in (200, 204)
+        server = await self._under_way(make_server, receiver)
+        async with aiohttp.ClientSession() as session, session.post(f"{server.url}/__mockknock/reset") as response:
+            assert response.status in (200, 204)
         await asyncio.sleep(0.1)  # the cancelled POSTs have ended by now
         assert list(server.simulation.store.deliveries) == []
 
